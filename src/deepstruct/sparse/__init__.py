@@ -1,0 +1,16 @@
+"""Sparse neural networks whose connectivity is a graph: masked layers and the models built from them."""
+
+from deepstruct.sparse.cells import CellConstructor, ConvCell, DeepCellDAN, ReductionCell
+from deepstruct.sparse.dan import MaskedDeepDAN
+from deepstruct.sparse.ffn import MaskedDeepFFN
+from deepstruct.sparse.masked_linear import (
+    MaskableModule,
+    MaskedLinearLayer,
+    init_by_fan_in_,
+    maskable_layers,
+)
+
+__all__ = [
+    "MaskedLinearLayer", "MaskableModule", "maskable_layers", "init_by_fan_in_",
+    "MaskedDeepFFN", "MaskedDeepDAN", "DeepCellDAN", "ConvCell", "ReductionCell", "CellConstructor",
+]

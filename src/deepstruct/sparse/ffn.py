@@ -1,0 +1,71 @@
+"""``MaskedDeepFFN``: a deep feed-forward network of masked layers, without skip-layer connections."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from deepstruct.sparse._sizes import input_features, positive
+from deepstruct.sparse.masked_linear import MaskableModule, MaskedLinearLayer
+
+__all__ = ["MaskedDeepFFN"]
+
+
+class MaskedDeepFFN(MaskableModule):
+    """``y^l = σ((W_l * M_l) y^{l-1} + b_l)`` for each hidden layer, then a masked linear output layer.
+
+    Parameters
+    ----------
+    size_input : int or shape
+        Input features; a shape such as ``(1, 28, 28)`` is flattened.
+    size_output : int
+        Output features (logits, no activation).
+    hidden_layers : sequence of int
+        Hidden layer widths, e.g. ``[1000, 800, 500, 200, 50, 20]``.
+    use_layer_norm : bool
+        Layer normalisation of each hidden layer's pre-activation.
+    activation : type of nn.Module
+        Hidden activation (default ``nn.ReLU``).
+    generator : torch.Generator, optional
+        Randomness for the initial weights.
+
+    Examples
+    --------
+    >>> model = MaskedDeepFFN((1, 28, 28), 10, [100, 50])
+    >>> model(torch.zeros(4, 1, 28, 28)).shape
+    torch.Size([4, 10])
+    """
+
+    def __init__(
+        self,
+        size_input: int | Sequence[int],
+        size_output: int,
+        hidden_layers: Sequence[int],
+        use_layer_norm: bool = False,
+        activation: type[nn.Module] = nn.ReLU,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        self.input_shape = (size_input,) if isinstance(size_input, int) else tuple(size_input)
+        self.size_input = input_features(size_input)
+        self.size_output = positive("size_output", size_output)
+        widths = [positive(f"hidden_layers[{i}]", int(w)) for i, w in enumerate(hidden_layers)]
+        sizes = [self.size_input, *widths]
+        self.layers = nn.ModuleList(
+            MaskedLinearLayer(a, b, generator=generator) for a, b in zip(sizes[:-1], sizes[1:], strict=True)
+        )
+        self.norms = nn.ModuleList(nn.LayerNorm(w) for w in widths) if use_layer_norm else None
+        self.activation = activation()
+        self.output = MaskedLinearLayer(sizes[-1], self.size_output, generator=generator)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x.reshape(x.shape[0], -1)
+        for i, layer in enumerate(self.layers):
+            h = layer(h)
+            if self.norms is not None:
+                h = self.norms[i](h)
+            h = self.activation(h)
+        return self.output(h)
