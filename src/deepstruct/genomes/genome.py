@@ -1,0 +1,252 @@
+"""``Genome``: a DAG with persistent integer vertex ids and an input/output interface."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import networkx as nx
+
+__all__ = ["Genome", "GenomeLimits", "GenomeError", "SCHEMA_VERSION"]
+
+SCHEMA_VERSION = 1
+VERTEX_ATTRIBUTES = ("activation", "op", "bias")
+EDGE_ATTRIBUTES = ("weight",)
+
+
+class GenomeError(ValueError):
+    """A genome (or a genome file) is invalid; the message says what is wrong."""
+
+
+@dataclass(frozen=True)
+class GenomeLimits:
+    """Size limits that every operator and loader respects."""
+
+    max_vertices: int = 10_000
+    max_edges: int = 200_000
+    max_interface: int = 1_000_000  # inputs or outputs of the phenotype
+
+    def __post_init__(self) -> None:
+        for name in ("max_vertices", "max_edges", "max_interface"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise GenomeError(f"GenomeLimits.{name} must be a positive int, got {value!r}")
+
+
+class Genome:
+    """The genotype: a DAG over hidden units with persistent integer ids.
+
+    The interface is implicit and dense, as in :class:`deepstruct.sparse.MaskedDeepDAN`: every source
+    (in-degree 0) reads all ``num_inputs`` inputs and every sink (out-degree 0) feeds all ``num_outputs``
+    outputs, so every vertex of a valid genome lies on an input-to-output path. Vertex ids are never reused:
+    ``next_id`` is larger than every id ever given out.
+
+    Vertex attributes (optional): ``activation`` (str), ``op`` (str, for cell phenotypes), ``bias`` (float,
+    inherited). Edge attributes (optional): ``weight`` (float, inherited, for Lamarckian runs).
+
+    Genomes carry no fitness; wrap them in DEAP ``creator`` classes in user code.
+
+    Examples
+    --------
+    >>> g = Genome(4, 2, edges=[(0, 1), (1, 2), (0, 2)])
+    >>> g.num_vertices, g.num_edges, g.next_id
+    (3, 3, 3)
+    >>> g.add_vertex()
+    3
+    """
+
+    __slots__ = ("num_inputs", "num_outputs", "graph", "next_id", "limits")
+
+    def __init__(
+        self,
+        num_inputs: int,
+        num_outputs: int,
+        *,
+        edges: Iterable[tuple[int, int]] = (),
+        vertices: Iterable[int] = (),
+        graph: nx.DiGraph | None = None,
+        next_id: int | None = None,
+        limits: GenomeLimits | None = None,
+    ) -> None:
+        self.limits = limits if limits is not None else GenomeLimits()
+        for name, value in (("num_inputs", num_inputs), ("num_outputs", num_outputs)):
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise GenomeError(f"{name} must be a positive int, got {value!r}")
+            if value > self.limits.max_interface:
+                raise GenomeError(f"{name}={value} exceeds the limit {self.limits.max_interface}")
+        self.num_inputs = num_inputs
+        self.num_outputs = num_outputs
+        self.graph = nx.DiGraph(graph) if graph is not None else nx.DiGraph()
+        self.graph.add_nodes_from(vertices)
+        self.graph.add_edges_from(edges)
+        largest = max(self.graph.nodes, default=-1) if all(
+            isinstance(v, int) and not isinstance(v, bool) for v in self.graph.nodes) else None
+        if largest is None:
+            raise GenomeError("genome vertex ids must be ints; got "
+                              f"{next(v for v in self.graph.nodes if not isinstance(v, int) or isinstance(v, bool))!r}")
+        self.next_id = largest + 1 if next_id is None else next_id
+
+    # -- structure -----------------------------------------------------------------------------------
+    @property
+    def num_vertices(self) -> int:
+        return self.graph.number_of_nodes()
+
+    @property
+    def num_edges(self) -> int:
+        return self.graph.number_of_edges()
+
+    @property
+    def vertices(self) -> list[int]:
+        return list(self.graph.nodes)
+
+    @property
+    def edges(self) -> list[tuple[int, int]]:
+        return list(self.graph.edges)
+
+    def sources(self) -> list[int]:
+        return [v for v, d in self.graph.in_degree() if d == 0]
+
+    def sinks(self) -> list[int]:
+        return [v for v, d in self.graph.out_degree() if d == 0]
+
+    @property
+    def has_weights(self) -> bool:
+        """Whether the genome carries inherited weights (on at least one edge or vertex)."""
+        return any("weight" in d for _, _, d in self.graph.edges(data=True)) or any(
+            "bias" in d for _, d in self.graph.nodes(data=True))
+
+    def add_vertex(self, **attributes: Any) -> int:
+        """Add a vertex with a fresh persistent id and return the id."""
+        vid = self.next_id
+        self.graph.add_node(vid, **attributes)
+        self.next_id += 1
+        return vid
+
+    def strip_weights(self) -> Genome:
+        """Remove inherited weights and biases in place; returns the genome."""
+        for _, _, d in self.graph.edges(data=True):
+            d.pop("weight", None)
+        for _, d in self.graph.nodes(data=True):
+            d.pop("bias", None)
+        return self
+
+    def copy(self) -> Genome:
+        return Genome(self.num_inputs, self.num_outputs, graph=self.graph.copy(), next_id=self.next_id,
+                      limits=self.limits)
+
+    # -- validation ----------------------------------------------------------------------------------
+    def validate(self) -> Genome:
+        """Raise :class:`GenomeError` naming the problem when the genome is invalid; return it otherwise."""
+        g = self.graph
+        if g.number_of_nodes() == 0:
+            raise GenomeError("the genome has no vertices")
+        if g.number_of_nodes() > self.limits.max_vertices:
+            raise GenomeError(f"the genome has {g.number_of_nodes()} vertices, over the limit "
+                              f"{self.limits.max_vertices}")
+        if g.number_of_edges() > self.limits.max_edges:
+            raise GenomeError(f"the genome has {g.number_of_edges()} edges, over the limit {self.limits.max_edges}")
+        for v in g.nodes:
+            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < self.next_id:
+                raise GenomeError(f"vertex id {v!r} is out of range: ids are ints in [0, next_id={self.next_id})")
+        loops = list(nx.selfloop_edges(g))
+        if loops:
+            raise GenomeError(f"the genome has a self-loop at vertex {loops[0][0]}")
+        if not nx.is_directed_acyclic_graph(g):
+            cycle = nx.find_cycle(g)
+            path = " -> ".join(str(e[0]) for e in cycle) + f" -> {cycle[0][0]}"
+            raise GenomeError(f"the genome has a cycle: {path}")
+        for v, d in g.nodes(data=True):
+            for key, value in d.items():
+                _check_attribute("vertex", v, key, value)
+        for u, v, d in g.edges(data=True):
+            for key, value in d.items():
+                _check_attribute("edge", (u, v), key, value)
+        return self
+
+    # -- comparison and plain data -----------------------------------------------------------------------
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Genome):
+            return NotImplemented
+        return (
+            self.num_inputs == other.num_inputs
+            and self.num_outputs == other.num_outputs
+            and dict(self.graph.nodes(data=True)) == dict(other.graph.nodes(data=True))
+            and {(u, v): d for u, v, d in self.graph.edges(data=True)}
+            == {(u, v): d for u, v, d in other.graph.edges(data=True)}
+        )
+
+    __hash__ = None  # mutable; use deepstruct.genomes.canonical_hash for caching
+
+    def __repr__(self) -> str:
+        return (f"Genome(inputs={self.num_inputs}, outputs={self.num_outputs}, vertices={self.num_vertices}, "
+                f"edges={self.num_edges}, next_id={self.next_id})")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict (the versioned schema of genome files)."""
+        return {
+            "schema": "deepstruct.genome",
+            "version": SCHEMA_VERSION,
+            "num_inputs": self.num_inputs,
+            "num_outputs": self.num_outputs,
+            "next_id": self.next_id,
+            "vertices": [{"id": v, **d} for v, d in self.graph.nodes(data=True)],
+            "edges": [{"source": u, "target": v, **d} for u, v, d in self.graph.edges(data=True)],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, *, limits: GenomeLimits | None = None) -> Genome:
+        """Build and validate a genome from :meth:`to_dict` output; malformed data raises :class:`GenomeError`."""
+        limits = limits if limits is not None else GenomeLimits()
+        if not isinstance(data, dict):
+            raise GenomeError(f"a genome must be a JSON object, got {type(data).__name__}")
+        if data.get("schema") != "deepstruct.genome":
+            raise GenomeError(f"not a deepstruct genome: schema is {data.get('schema')!r}")
+        if data.get("version") != SCHEMA_VERSION:
+            raise GenomeError(f"unsupported genome schema version {data.get('version')!r} "
+                              f"(this deepstruct reads version {SCHEMA_VERSION})")
+        vertices, edges = data.get("vertices"), data.get("edges")
+        if not isinstance(vertices, list) or not isinstance(edges, list):
+            raise GenomeError("a genome needs the lists 'vertices' and 'edges'")
+        if len(vertices) > limits.max_vertices:
+            raise GenomeError(f"the genome has {len(vertices)} vertices, over the limit {limits.max_vertices}")
+        if len(edges) > limits.max_edges:
+            raise GenomeError(f"the genome has {len(edges)} edges, over the limit {limits.max_edges}")
+        next_id = data.get("next_id")
+        if isinstance(next_id, bool) or not isinstance(next_id, int):
+            raise GenomeError(f"next_id must be an int, got {next_id!r}")
+        graph = nx.DiGraph()
+        for i, entry in enumerate(vertices):
+            if not isinstance(entry, dict) or "id" not in entry:
+                raise GenomeError(f"vertices[{i}] must be an object with an 'id'")
+            attrs = {k: val for k, val in entry.items() if k != "id"}
+            vid = entry["id"]
+            if isinstance(vid, bool) or not isinstance(vid, int):
+                raise GenomeError(f"vertices[{i}] has a non-integer id {vid!r}")
+            if vid in graph:
+                raise GenomeError(f"vertex id {vid} appears twice")
+            graph.add_node(vid, **attrs)
+        for i, entry in enumerate(edges):
+            if not isinstance(entry, dict) or "source" not in entry or "target" not in entry:
+                raise GenomeError(f"edges[{i}] must be an object with 'source' and 'target'")
+            u, v = entry["source"], entry["target"]
+            for end in (u, v):
+                if end not in graph or isinstance(end, bool):
+                    raise GenomeError(f"edges[{i}] refers to a missing vertex {end!r}")
+            if graph.has_edge(u, v):
+                raise GenomeError(f"edge {u} -> {v} appears twice")
+            graph.add_edge(u, v, **{k: val for k, val in entry.items() if k not in ("source", "target")})
+        genome = cls(data.get("num_inputs"), data.get("num_outputs"), graph=graph, next_id=next_id, limits=limits)
+        return genome.validate()
+
+
+def _check_attribute(kind: str, where: Any, key: str, value: Any) -> None:
+    allowed = VERTEX_ATTRIBUTES if kind == "vertex" else EDGE_ATTRIBUTES
+    if key not in allowed:
+        raise GenomeError(f"{kind} {where!r} has an unknown attribute {key!r} (allowed: {', '.join(allowed)})")
+    if key in ("bias", "weight"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise GenomeError(f"{kind} {where!r} has a non-finite or non-numeric {key} {value!r}")
+    elif not isinstance(value, str) or len(value) > 64:
+        raise GenomeError(f"{kind} {where!r} has a malformed {key} {value!r} (a string of at most 64 chars)")
