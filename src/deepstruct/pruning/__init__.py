@@ -1,0 +1,28 @@
+"""Pruning: magnitude and random mask computation (per layer or global), density reports, lottery tickets.
+
+In the spirit of ``torch.nn.utils.prune``: pruning clears mask entries of
+:class:`~deepstruct.sparse.MaskedLinearLayer` s and never revives them, so pruned weights stay pruned.
+"""
+
+from deepstruct.pruning.lottery import (
+    PruningRound,
+    iterative_magnitude_pruning,
+    masks_of,
+    reinitialize,
+    rewind_weights,
+    set_masks,
+    snapshot_weights,
+)
+from deepstruct.pruning.masks import (
+    density_report,
+    format_density_report,
+    output_layer,
+    prune_by_magnitude,
+    prune_random,
+)
+
+__all__ = [
+    "prune_by_magnitude", "prune_random", "density_report", "format_density_report", "output_layer",
+    "iterative_magnitude_pruning", "PruningRound", "snapshot_weights", "rewind_weights", "reinitialize",
+    "masks_of", "set_masks",
+]

@@ -1,0 +1,195 @@
+"""Mask computation on masked layers: magnitude pruning (per layer or global), random pruning, density report.
+
+Pruning only ever clears mask entries: a connection that is masked stays masked (pruned weights stay pruned),
+and the raw weights are left as they are (the effective weight is ``weight * mask``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from deepstruct.sparse import MaskedLinearLayer, maskable_layers
+
+__all__ = ["prune_by_magnitude", "prune_random", "density_report", "format_density_report", "output_layer"]
+
+
+def _check_amount(amount: float, name: str = "amount") -> float:
+    if isinstance(amount, bool) or not isinstance(amount, (int, float)) or math.isnan(amount) or not 0 <= amount <= 1:
+        raise ValueError(f"{name} must be a fraction in [0, 1], got {amount!r}")
+    return float(amount)
+
+
+def output_layer(model: nn.Module) -> MaskedLinearLayer | None:
+    """The model's output layer: its ``output`` attribute if that is a masked layer, else its last masked layer."""
+    out = getattr(model, "output", None)
+    if isinstance(out, MaskedLinearLayer):
+        return out
+    layers = maskable_layers(model)
+    return layers[-1] if layers else None
+
+
+def _layers(model: nn.Module, include_output: bool) -> list[MaskedLinearLayer]:
+    layers = maskable_layers(model)
+    if not layers:
+        raise ValueError(f"{type(model).__name__} has no masked layers (MaskedLinearLayer) to prune")
+    if not include_output:
+        out = output_layer(model)
+        layers = [layer for layer in layers if layer is not out]
+    return layers
+
+
+def _clear_smallest(layers: Sequence[MaskedLinearLayer], amount: float) -> None:
+    """Clear the ``round(amount * n)`` smallest-magnitude set connections among ``layers`` taken together."""
+    with torch.no_grad():
+        scores = [layer.weight.detach().abs()[layer.mask].flatten() for layer in layers]
+        remaining = sum(int(s.numel()) for s in scores)
+        k = int(round(amount * remaining))
+        if k == 0:
+            return
+        order = torch.argsort(torch.cat(scores), stable=True)[:k]
+        drop = torch.zeros(remaining, dtype=torch.bool, device=order.device)
+        drop[order] = True
+        start = 0
+        for layer, s in zip(layers, scores, strict=True):
+            part = drop[start:start + s.numel()]
+            start += s.numel()
+            if part.any():
+                flat = layer.mask.view(-1)
+                idx = torch.nonzero(flat, as_tuple=True)[0][part.to(flat.device)]
+                flat[idx] = False
+
+
+def prune_by_magnitude(
+    model: nn.Module,
+    amount: float | None = None,
+    *,
+    threshold: float | None = None,
+    scope: str = "layer",
+    include_output: bool = True,
+) -> nn.Module:
+    """Magnitude pruning of every masked layer, in place.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Any module holding :class:`~deepstruct.sparse.MaskedLinearLayer` s.
+    amount : float, optional
+        Fraction of the *remaining* (still set) connections to prune, the smallest ``|w|`` first; per layer
+        (``scope="layer"``) or ranked over all pruned layers together (``scope="global"``). Ties keep the
+        earlier connection.
+    threshold : float, optional
+        Instead of ``amount``: prune every connection with ``|w| <= threshold`` (as ``recompute_mask(theta)``).
+    scope : {"layer", "global"}
+        How ``amount`` is applied.
+    include_output : bool
+        Whether the output layer (see :func:`output_layer`) is pruned too.
+
+    Returns
+    -------
+    nn.Module
+        ``model`` itself.
+
+    Examples
+    --------
+    >>> from deepstruct.sparse import MaskedDeepFFN
+    >>> model = MaskedDeepFFN(4, 2, [10], generator=torch.Generator().manual_seed(0))
+    >>> _ = prune_by_magnitude(model, 0.5)
+    >>> [row["active"] for row in density_report(model)]
+    [20, 10]
+    """
+    if (amount is None) == (threshold is None):
+        raise ValueError("give exactly one of amount (a fraction) and threshold (a magnitude)")
+    if scope not in ("layer", "global"):
+        raise ValueError(f"scope must be 'layer' or 'global', got {scope!r}")
+    layers = _layers(model, include_output)
+    if threshold is not None:
+        if isinstance(threshold, bool) or math.isnan(threshold) or threshold < 0:
+            raise ValueError(f"threshold must be a non-negative magnitude, got {threshold!r}")
+        for layer in layers:
+            layer.recompute_mask(float(threshold), revive=False)
+        return model
+    amount = _check_amount(amount)  # type: ignore[arg-type]
+    if scope == "global":
+        _clear_smallest(layers, amount)
+    else:
+        for layer in layers:
+            _clear_smallest([layer], amount)
+    return model
+
+
+def _random_order(n: int, generator: np.random.Generator | torch.Generator) -> torch.Tensor:
+    if isinstance(generator, np.random.Generator):
+        return torch.from_numpy(generator.permutation(n))
+    if isinstance(generator, torch.Generator):
+        return torch.randperm(n, generator=generator)
+    raise ValueError(f"generator must be a numpy.random.Generator or torch.Generator, got {type(generator).__name__}")
+
+
+def prune_random(
+    model: nn.Module,
+    amount: float,
+    *,
+    generator: np.random.Generator | torch.Generator,
+    scope: str = "layer",
+    include_output: bool = True,
+) -> nn.Module:
+    """Random pruning, in place: clear a uniformly random ``amount`` fraction of the remaining connections.
+
+    Parameters are as in :func:`prune_by_magnitude`; ``generator`` (numpy or torch) is the only randomness.
+    """
+    amount = _check_amount(amount)
+    if scope not in ("layer", "global"):
+        raise ValueError(f"scope must be 'layer' or 'global', got {scope!r}")
+    layers = _layers(model, include_output)
+    groups = [layers] if scope == "global" else [[layer] for layer in layers]
+    with torch.no_grad():
+        for group in groups:
+            positions = [torch.nonzero(layer.mask.view(-1), as_tuple=True)[0] for layer in group]
+            remaining = sum(int(p.numel()) for p in positions)
+            k = int(round(amount * remaining))
+            if k == 0:
+                continue
+            drop = torch.zeros(remaining, dtype=torch.bool)
+            drop[_random_order(remaining, generator)[:k]] = True
+            start = 0
+            for layer, pos in zip(group, positions, strict=True):
+                part = drop[start:start + pos.numel()].to(pos.device)
+                start += pos.numel()
+                layer.mask.view(-1)[pos[part]] = False
+    return model
+
+
+def density_report(model: nn.Module) -> list[dict[str, Any]]:
+    """One row per masked layer: ``layer`` (module name), ``shape``, ``active``, ``total``, ``density``.
+
+    Examples
+    --------
+    >>> from deepstruct.sparse import MaskedDeepFFN
+    >>> density_report(MaskedDeepFFN(3, 2, [4]))[0]
+    {'layer': 'layers.0', 'shape': (4, 3), 'active': 12, 'total': 12, 'density': 1.0}
+    """
+    rows = []
+    for name, module in model.named_modules():
+        if isinstance(module, MaskedLinearLayer):
+            active, total = int(module.mask.sum()), module.mask.numel()
+            rows.append({"layer": name or type(module).__name__, "shape": tuple(module.mask.shape),
+                         "active": active, "total": total, "density": active / total})
+    return rows
+
+
+def format_density_report(rows: Sequence[dict[str, Any]]) -> str:
+    """A plain-text table of :func:`density_report` rows, with a total line."""
+    width = max([len("layer"), *(len(r["layer"]) for r in rows)])
+    lines = [f"{'layer':<{width}}  {'shape':>12}  {'active':>10}  {'total':>10}  density"]
+    for r in rows:
+        shape = "x".join(map(str, r["shape"]))
+        lines.append(f"{r['layer']:<{width}}  {shape:>12}  {r['active']:>10}  {r['total']:>10}  {r['density']:.4f}")
+    active, total = sum(r["active"] for r in rows), sum(r["total"] for r in rows)
+    lines.append(f"{'total':<{width}}  {'':>12}  {active:>10}  {total:>10}  {active / max(total, 1):.4f}")
+    return "\n".join(lines)
