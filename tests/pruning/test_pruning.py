@@ -125,7 +125,7 @@ def test_iterative_magnitude_pruning_rewinds(control: str) -> None:
     history = iterative_magnitude_pruning(model, train, rounds=3, rate=0.5, output_rate=0.25,
                                           control=control, generator=None if control == "rewind" else gen)
     assert [h.round for h in history] == [0, 1, 2, 3] and [h.result for h in history] == [1.0, 2.0, 3.0, 4.0]
-    assert all(a.density > b.density for a, b in zip(history, history[1:]))
+    assert all(a.density > b.density for a, b in zip(history, history[1:], strict=False))
     hidden = int(model.layers[0].mask.sum()) / model.layers[0].mask.numel()
     assert hidden == pytest.approx(0.5 ** 3, abs=0.02)
     assert int(model.output.mask.sum()) == 3 * 5 - round(0.25 * 15) - round(0.25 * 11) - round(0.25 * 8)
@@ -133,7 +133,7 @@ def test_iterative_magnitude_pruning_rewinds(control: str) -> None:
         for key, value in init.items():
             same = torch.equal(snap[key], value)
             assert same == (control != "reinit")
-    for a, b in zip(history, history[1:]):
+    for a, b in zip(history, history[1:], strict=False):
         for k in a.masks:
             assert not bool((b.masks[k] & ~a.masks[k]).any())
 
