@@ -4,5 +4,21 @@ Importing this package does not import torch; :mod:`deepstruct.genomes.phenotype
 """
 
 from deepstruct.genomes.genome import SCHEMA_VERSION, Genome, GenomeError, GenomeLimits
+from deepstruct.genomes.hashing import canonical_hash
+from deepstruct.genomes.initialisers import (
+    INITIALISERS,
+    init_barabasi_albert,
+    init_erdos_renyi,
+    init_newman_watts_strogatz,
+    init_random_layered,
+    init_watts_strogatz,
+    initialise,
+)
+from deepstruct.genomes.io import from_json, load_graphml, load_json, save_graphml, save_json, to_json
 
-__all__ = ["Genome", "GenomeError", "GenomeLimits", "SCHEMA_VERSION"]
+__all__ = [
+    "Genome", "GenomeError", "GenomeLimits", "SCHEMA_VERSION", "canonical_hash",
+    "to_json", "from_json", "save_json", "load_json", "save_graphml", "load_graphml",
+    "INITIALISERS", "initialise", "init_watts_strogatz", "init_newman_watts_strogatz", "init_erdos_renyi",
+    "init_barabasi_albert", "init_random_layered",
+]

@@ -232,7 +232,7 @@ class Genome:
                 raise GenomeError(f"edges[{i}] must be an object with 'source' and 'target'")
             u, v = entry["source"], entry["target"]
             for end in (u, v):
-                if end not in graph or isinstance(end, bool):
+                if isinstance(end, bool) or not isinstance(end, int) or end not in graph:
                     raise GenomeError(f"edges[{i}] refers to a missing vertex {end!r}")
             if graph.has_edge(u, v):
                 raise GenomeError(f"edge {u} -> {v} appears twice")

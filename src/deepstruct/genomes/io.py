@@ -1,0 +1,271 @@
+"""Genome files: JSON (the versioned schema of :meth:`Genome.to_dict`) and GraphML.
+
+Loading is strict and bounded: the file size is checked before anything is parsed, JSON objects with duplicate
+keys, ``NaN``/``Infinity`` or absurd nesting are refused, GraphML is read with a bare expat parser that refuses
+any DOCTYPE (so no entity can be declared or expanded and no external resource is fetched), and every count is
+checked against :class:`GenomeLimits` while parsing. Any problem raises :class:`GenomeError` naming it; nothing
+in a file is ever executed (no pickle).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+from xml.parsers import expat
+from xml.sax.saxutils import escape, quoteattr
+
+from deepstruct.genomes.genome import SCHEMA_VERSION, Genome, GenomeError, GenomeLimits
+
+__all__ = ["to_json", "from_json", "save_json", "load_json", "save_graphml", "load_graphml", "max_file_bytes"]
+
+_BYTES_PER_ITEM = 256
+_MAX_DEPTH = 16
+
+
+def max_file_bytes(limits: GenomeLimits) -> int:
+    """The largest genome file accepted under ``limits`` (256 bytes per vertex and edge, plus 64 KiB)."""
+    return 65_536 + _BYTES_PER_ITEM * (limits.max_vertices + limits.max_edges)
+
+
+def _read_bounded(path: str | os.PathLike[str], limits: GenomeLimits) -> bytes:
+    path = Path(path)
+    bound = max_file_bytes(limits)
+    try:
+        size = path.stat().st_size
+        if size > bound:
+            raise GenomeError(f"{path}: {size} bytes is over the limit of {bound} bytes for a genome file")
+        with path.open("rb") as fh:
+            data = fh.read(bound + 1)
+    except OSError as err:
+        raise GenomeError(f"cannot read genome file {path}: {err}") from err
+    if len(data) > bound:
+        raise GenomeError(f"{path}: over the limit of {bound} bytes for a genome file")
+    return data
+
+
+# -- JSON ----------------------------------------------------------------------------------------------
+def to_json(genome: Genome, *, indent: int | None = None) -> str:
+    """The genome as JSON text (validated first)."""
+    genome.validate()
+    return json.dumps(genome.to_dict(), indent=indent, allow_nan=False)
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise GenomeError(f"duplicate key {key!r} in a genome JSON object")
+        out[key] = value
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise GenomeError(f"genome JSON contains {name}, which is not a valid number")
+
+
+def from_json(text: str | bytes, *, limits: GenomeLimits | None = None) -> Genome:
+    """Parse and validate a genome from JSON text; anything malformed raises :class:`GenomeError`."""
+    limits = limits if limits is not None else GenomeLimits()
+    bound = max_file_bytes(limits)
+    if isinstance(text, bytes):
+        if len(text) > bound:
+            raise GenomeError(f"genome JSON of {len(text)} bytes is over the limit of {bound} bytes")
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise GenomeError(f"genome JSON is not valid UTF-8: {err}") from err
+    if not isinstance(text, str):
+        raise GenomeError(f"genome JSON must be str or bytes, got {type(text).__name__}")
+    if len(text) > bound:
+        raise GenomeError(f"genome JSON of {len(text)} characters is over the limit of {bound}")
+    try:
+        data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except GenomeError:
+        raise
+    except (ValueError, RecursionError) as err:  # JSONDecodeError, too-long int literals
+        raise GenomeError(f"not valid genome JSON: {err}") from err
+    return Genome.from_dict(data, limits=limits)
+
+
+def save_json(genome: Genome, path: str | os.PathLike[str]) -> None:
+    """Write the genome as a JSON file."""
+    Path(path).write_text(to_json(genome, indent=1), encoding="utf-8")
+
+
+def load_json(path: str | os.PathLike[str], *, limits: GenomeLimits | None = None) -> Genome:
+    """Read and validate a genome JSON file (size checked before parsing)."""
+    limits = limits if limits is not None else GenomeLimits()
+    return from_json(_read_bounded(path, limits), limits=limits)
+
+
+# -- GraphML -------------------------------------------------------------------------------------------
+_NS = "http://graphml.graphdrawing.org/xmlns"
+_GRAPH_KEYS = (("num_inputs", "int"), ("num_outputs", "int"), ("next_id", "long"), ("schema_version", "int"))
+_NODE_KEYS = (("activation", "string"), ("op", "string"), ("bias", "double"))
+_EDGE_KEYS = (("weight", "double"),)
+
+
+def save_graphml(genome: Genome, path: str | os.PathLike[str]) -> None:
+    """Write the genome as GraphML (readable by ``networkx.read_graphml`` and other tools)."""
+    genome.validate()
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>', f'<graphml xmlns="{_NS}">']
+    for name, kind in _GRAPH_KEYS:
+        lines.append(f'<key id="g_{name}" for="graph" attr.name="{name}" attr.type="{kind}"/>')
+    for name, kind in _NODE_KEYS:
+        lines.append(f'<key id="v_{name}" for="node" attr.name="{name}" attr.type="{kind}"/>')
+    for name, kind in _EDGE_KEYS:
+        lines.append(f'<key id="e_{name}" for="edge" attr.name="{name}" attr.type="{kind}"/>')
+    lines.append('<graph id="genome" edgedefault="directed">')
+    values = (genome.num_inputs, genome.num_outputs, genome.next_id, SCHEMA_VERSION)
+    for (name, _), value in zip(_GRAPH_KEYS, values, strict=True):
+        lines.append(f'<data key="g_{name}">{value}</data>')
+    for v, d in genome.graph.nodes(data=True):
+        data = "".join(f'<data key="v_{k}">{escape(repr(float(x)) if k == "bias" else str(x))}</data>'
+                       for k, x in d.items())
+        lines.append(f"<node id={quoteattr(str(v))}>{data}</node>")
+    for u, v, d in genome.graph.edges(data=True):
+        data = "".join(f'<data key="e_{k}">{repr(float(x))}</data>' for k, x in d.items())
+        lines.append(f"<edge source={quoteattr(str(u))} target={quoteattr(str(v))}>{data}</edge>")
+    lines += ["</graph>", "</graphml>", ""]
+    Path(path).write_text("\n".join(lines), encoding="utf-8")
+
+
+def _parse_int(text: str, what: str) -> int:
+    text = text.strip()
+    body = text[1:] if text.startswith("-") else text
+    if not body.isdigit() or not body.isascii() or len(body) > 18:
+        raise GenomeError(f"GraphML {what} must be an integer, got {text[:40]!r}")
+    return int(text)
+
+
+def _parse_float(text: str, what: str) -> float:
+    text = text.strip()
+    if len(text) > 40:
+        raise GenomeError(f"GraphML {what} is not a number: {text[:40]!r}...")
+    try:
+        return float(text)
+    except ValueError as err:
+        raise GenomeError(f"GraphML {what} is not a number: {text!r}") from err
+
+
+class _GraphMLReader:
+    def __init__(self, limits: GenomeLimits) -> None:
+        self.limits = limits
+        self.keys: dict[str, tuple[str, str, str]] = {}
+        self.graph_data: dict[str, str] = {}
+        self.vertices: list[dict[str, Any]] = []
+        self.edges: list[dict[str, Any]] = []
+        self.stack: list[str] = []
+        self.current: dict[str, Any] | None = None
+        self.data_key: str | None = None
+        self.text: list[str] = []
+        self.graphs = 0
+
+    def doctype(self, *args: Any) -> None:
+        raise GenomeError("GraphML with a DOCTYPE (entity declarations) is refused")
+
+    def entity(self, *args: Any) -> None:
+        raise GenomeError("GraphML with entity declarations is refused")
+
+    def start(self, tag: str, attrs: dict[str, str]) -> None:
+        tag = tag.rsplit(" ", 1)[-1]
+        if len(self.stack) >= _MAX_DEPTH:
+            raise GenomeError(f"GraphML is nested deeper than {_MAX_DEPTH} elements")
+        parent = self.stack[-1] if self.stack else None
+        self.stack.append(tag)
+        if tag == "key" and parent == "graphml":
+            kid, scope = attrs.get("id"), attrs.get("for")
+            name, kind = attrs.get("attr.name"), attrs.get("attr.type", "string")
+            if not kid or scope not in ("graph", "node", "edge") or not name:
+                raise GenomeError(f"GraphML <key> needs id, for=graph|node|edge and attr.name; got {attrs}")
+            if len(self.keys) > 64:
+                raise GenomeError("GraphML declares too many keys")
+            self.keys[kid] = (scope, name, kind)
+        elif tag == "graph" and parent == "graphml":
+            self.graphs += 1
+            if self.graphs > 1:
+                raise GenomeError("a genome GraphML file holds exactly one graph")
+            if attrs.get("edgedefault", "directed") != "directed":
+                raise GenomeError("a genome GraphML graph must be directed (edgedefault='directed')")
+        elif tag == "node" and parent == "graph":
+            if len(self.vertices) >= self.limits.max_vertices:
+                raise GenomeError(f"GraphML has more than {self.limits.max_vertices} vertices (the limit)")
+            self.current = {"id": _parse_int(attrs.get("id", ""), "node id")}
+            self.vertices.append(self.current)
+        elif tag == "edge" and parent == "graph":
+            if len(self.edges) >= self.limits.max_edges:
+                raise GenomeError(f"GraphML has more than {self.limits.max_edges} edges (the limit)")
+            if attrs.get("directed", "true") != "true":
+                raise GenomeError("genome GraphML edges must be directed")
+            self.current = {"source": _parse_int(attrs.get("source", ""), "edge source"),
+                            "target": _parse_int(attrs.get("target", ""), "edge target")}
+            self.edges.append(self.current)
+        elif tag == "data" and parent in ("graph", "node", "edge"):
+            self.data_key = attrs.get("key")
+            self.text = []
+
+    def chars(self, data: str) -> None:
+        if self.data_key is not None:
+            self.text.append(data)
+            if len(self.text) > 1024:
+                raise GenomeError("GraphML <data> value is too long")
+
+    def end(self, tag: str) -> None:
+        tag = self.stack.pop()
+        parent = self.stack[-1] if self.stack else None
+        if tag == "data" and self.data_key is not None:
+            self._store(parent, self.data_key, "".join(self.text))
+            self.data_key = None
+        elif tag in ("node", "edge"):
+            self.current = None
+
+    def _store(self, parent: str | None, key: str, text: str) -> None:
+        if key not in self.keys:
+            raise GenomeError(f"GraphML <data> refers to an undeclared key {key!r}")
+        scope, name, kind = self.keys[key]
+        if scope != parent:
+            raise GenomeError(f"GraphML key {key!r} is declared for {scope} but used on a {parent}")
+        if scope == "graph":
+            self.graph_data[name] = text
+            return
+        assert self.current is not None
+        if name in ("id", "source", "target"):
+            raise GenomeError(f"GraphML attribute name {name!r} is reserved")
+        if kind in ("double", "float") or name in ("bias", "weight"):
+            self.current[name] = _parse_float(text, f"{scope} attribute {name!r}")
+        elif kind in ("int", "long"):
+            self.current[name] = _parse_int(text, f"{scope} attribute {name!r}")
+        else:
+            self.current[name] = text
+
+
+def load_graphml(path: str | os.PathLike[str], *, limits: GenomeLimits | None = None) -> Genome:
+    """Read and validate a genome GraphML file written by :func:`save_graphml` (strict, bounded, no DTDs)."""
+    limits = limits if limits is not None else GenomeLimits()
+    data = _read_bounded(path, limits)
+    reader = _GraphMLReader(limits)
+    parser = expat.ParserCreate(namespace_separator=" ")
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser.StartDoctypeDeclHandler = reader.doctype
+    parser.EntityDeclHandler = reader.entity
+    parser.StartElementHandler = reader.start
+    parser.EndElementHandler = reader.end
+    parser.CharacterDataHandler = reader.chars
+    try:
+        parser.Parse(data, True)
+    except expat.ExpatError as err:
+        raise GenomeError(f"{path}: not well-formed GraphML: {err}") from err
+    if reader.graphs != 1:
+        raise GenomeError(f"{path}: no <graph> element in the GraphML file")
+    info: dict[str, int] = {}
+    for name in ("num_inputs", "num_outputs", "next_id", "schema_version"):
+        if name not in reader.graph_data:
+            raise GenomeError(f"{path}: the GraphML graph lacks the graph attribute {name!r}")
+        info[name] = _parse_int(reader.graph_data[name], f"graph attribute {name!r}")
+    return Genome.from_dict({
+        "schema": "deepstruct.genome", "version": info["schema_version"], "num_inputs": info["num_inputs"],
+        "num_outputs": info["num_outputs"], "next_id": info["next_id"], "vertices": reader.vertices,
+        "edges": reader.edges,
+    }, limits=limits)
