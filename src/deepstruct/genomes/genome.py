@@ -9,11 +9,15 @@ from typing import Any
 
 import networkx as nx
 
-__all__ = ["Genome", "GenomeLimits", "GenomeError", "SCHEMA_VERSION"]
+__all__ = ["Genome", "GenomeLimits", "GenomeError", "SCHEMA_VERSION", "ACTIVATION_NAMES", "OPERATION_NAMES"]
 
 SCHEMA_VERSION = 1
 VERTEX_ATTRIBUTES = ("activation", "op", "bias")
 EDGE_ATTRIBUTES = ("weight",)
+ACTIVATION_NAMES = ("relu", "tanh", "sigmoid", "elu", "gelu", "selu", "silu", "leaky_relu", "identity")
+"""Values of the ``activation`` vertex attribute that the phenotype decoder knows."""
+OPERATION_NAMES = ("conv3x3", "conv5x5", "conv1x1", "reduce")
+"""Values of the ``op`` vertex attribute that the phenotype decoder knows (cell phenotypes)."""
 
 
 class GenomeError(ValueError):

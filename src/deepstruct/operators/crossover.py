@@ -1,0 +1,131 @@
+"""Crossovers of genomes, in DEAP's convention: ``cx_x(g1, g2, *, rng, ...) -> (g1, g2)``, in place.
+
+Children are always valid DAGs within their limits, and every vertex of a child comes from one of its
+parents (with that parent's id). Acyclicity is kept by construction: an edge enters a child only if it
+points forward in a fixed order of the child's vertices, so no cycle check per edge is needed; :func:`repair`
+then enforces the limits.
+
+Examples
+--------
+>>> import numpy as np
+>>> from deepstruct.genomes import Genome
+>>> a = Genome(4, 2, edges=[(0, 1), (1, 2), (0, 2)])
+>>> b = Genome(4, 2, edges=[(0, 2), (2, 3)])
+>>> a, b = cx_aligned(a, b, rng=np.random.default_rng(0))
+>>> a.validate() is a and b.validate() is b
+True
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import networkx as nx
+import numpy as np
+
+from deepstruct.genomes import Genome
+from deepstruct.graph import compute_layers
+from deepstruct.operators._sampling import check_rng, randbelow
+from deepstruct.operators.repair import repair
+
+__all__ = ["cx_aligned", "cx_subgraph"]
+
+
+def _layers(genome: Genome) -> dict[int, int]:
+    g = genome.graph
+    return compute_layers(g._succ, g._pred, graph=g)
+
+
+def _install(genome: Genome, graph: nx.DiGraph, next_id: int, rng: np.random.Generator) -> None:
+    genome.graph = graph
+    genome.next_id = next_id
+    repair(genome, rng=rng)
+
+
+def _aligned_child(a: Genome, b: Genome, la: dict[int, int], lb: dict[int, int], rng: np.random.Generator,
+                   p_disjoint: float) -> nx.DiGraph:
+    ga, gb = a.graph, b.graph
+    child = nx.DiGraph()
+    coins = rng.random(len(ga))
+    for (v, d), coin in zip(ga.nodes(data=True), coins, strict=True):
+        child.add_node(v, **(gb._node[v] if v in gb._node and coin < 0.5 else d))
+    coins = rng.random(ga.number_of_edges())
+    for (u, v, d), coin in zip(ga.edges(data=True), coins, strict=True):
+        other = gb._succ.get(u, {}).get(v)
+        child.add_edge(u, v, **(other if other is not None and coin < 0.5 else d))
+    key = {v: (la[v], lb.get(v, 0), v) for v in child}
+    room = a.limits.max_edges - child.number_of_edges()
+    candidates = [(u, v, d) for u, v, d in gb.edges(data=True)
+                  if u in key and v in key and v not in child._succ[u] and key[u] < key[v]]
+    coins = rng.random(len(candidates))
+    for (u, v, d), coin in zip(candidates, coins, strict=True):
+        if room <= 0:
+            break
+        if coin < p_disjoint:
+            child.add_edge(u, v, **d)
+            room -= 1
+    return child
+
+
+def cx_aligned(g1: Genome, g2: Genome, *, rng: np.random.Generator,
+               p_disjoint: float = 0.5) -> tuple[Genome, Genome]:
+    """NEAT-like crossover aligned by persistent vertex id.
+
+    Each child keeps its own parent's vertices and edges (its "primary" parent, as NEAT keeps the fitter
+    parent's genes); for every vertex and edge present in both parents the attributes (activation, inherited
+    weights) come from either parent with probability 1/2; edges only the other parent has, between vertices
+    the child has, are added with probability ``p_disjoint`` when they point forward in the primary parent's
+    layering (so no cycle can form).
+    """
+    check_rng(rng)
+    if not 0.0 <= p_disjoint <= 1.0:
+        raise ValueError(f"p_disjoint must be a probability in [0, 1], got {p_disjoint!r}")
+    l1, l2 = _layers(g1), _layers(g2)
+    next_id = max(g1.next_id, g2.next_id)
+    c1 = _aligned_child(g1, g2, l1, l2, rng, p_disjoint)
+    c2 = _aligned_child(g2, g1, l2, l1, rng, p_disjoint)
+    _install(g1, c1, next_id, rng)
+    _install(g2, c2, next_id, rng)
+    return g1, g2
+
+
+def _exchange_child(a: Genome, b: Genome, la: dict[int, int], lb: dict[int, int], lo: int,
+                    hi: int) -> nx.DiGraph:
+    ga, gb = a.graph, b.graph
+    child = nx.DiGraph()
+    key: dict[int, tuple[int, int]] = {}
+    for v, d in ga.nodes(data=True):
+        if not lo <= la[v] < hi:
+            child.add_node(v, **d)
+            key[v] = (la[v], 0)
+    for v, d in gb.nodes(data=True):
+        if lo <= lb[v] < hi and v not in key:
+            child.add_node(v, **d)
+            key[v] = (lb[v], 1)
+    edges: list[tuple[int, int, dict[str, Any]]] = [*ga.edges(data=True), *gb.edges(data=True)]
+    for u, v, d in edges:
+        if u in key and v in key and key[u] < key[v] and v not in child._succ[u]:
+            child.add_edge(u, v, **d)
+    return child
+
+
+def cx_subgraph(g1: Genome, g2: Genome, *, rng: np.random.Generator) -> tuple[Genome, Genome]:
+    """Exchange a range of layers: each child keeps its parent outside layers ``[lo, hi)`` (longest-path
+    layering) and takes the other parent's vertices in that range, with every edge of either parent that
+    joins two of the child's vertices and points forward in the layering (layers are compared across the
+    parents; a vertex id present in both parents is one vertex, the homology of persistent ids).
+
+    The range is drawn uniformly among the ranges both parents have. A child that would exceed its limits
+    is trimmed by :func:`repair`.
+    """
+    check_rng(rng)
+    l1, l2 = _layers(g1), _layers(g2)
+    depth = min(max(l1.values(), default=0), max(l2.values(), default=0)) + 1
+    lo = randbelow(rng, depth)
+    hi = lo + 1 + randbelow(rng, depth - lo)
+    next_id = max(g1.next_id, g2.next_id)
+    c1 = _exchange_child(g1, g2, l1, l2, lo, hi)
+    c2 = _exchange_child(g2, g1, l2, l1, lo, hi)
+    _install(g1, c1, next_id, rng)
+    _install(g2, c2, next_id, rng)
+    return g1, g2
