@@ -1,0 +1,174 @@
+"""The ``deepstruct`` command: ``evolve``, ``resume``, ``report`` and ``extract``.
+
+Bad arguments or configuration end with one line ``deepstruct: error: ...`` naming the field, exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+__all__ = ["main", "build_parser"]
+
+
+class UsageError(ValueError):
+    """A bad command line (exit code 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
+def _assignment(text: str) -> tuple[str, Any]:
+    """``field.path=value``; the value is read as TOML (numbers, booleans, strings, lists) or kept as text."""
+    import tomllib
+
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"--set expects field=value, got {text!r}")
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key.strip(), value
+
+
+# flag -> dotted config field
+_FLAGS = {
+    "task": "task.name", "generations": "algorithm.generations", "population": "algorithm.population",
+    "algorithm": "algorithm.name", "workers": "evaluator.workers", "evaluator": "evaluator.kind",
+    "address": "evaluator.address", "out": "out", "seed": "seed", "epochs": "training.epochs",
+    "mode": "training.mode", "prune": "training.prune_amount",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="deepstruct", description="Graphs and sparse neural networks: neuroevolution runs.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    evolve = sub.add_parser("evolve", help="start an evolutionary run")
+    evolve.add_argument("--config", help="a TOML run configuration")
+    evolve.add_argument("--task", help="digits (default), mnist1d, fashion-mnist or module:function")
+    evolve.add_argument("--algorithm", help="ga, mu_plus_lambda, nsga2 or aging")
+    evolve.add_argument("--generations", type=_positive)
+    evolve.add_argument("--population", type=_positive)
+    evolve.add_argument("--workers", type=_positive, help="CPUs of the local Ray instance")
+    evolve.add_argument("--evaluator", help="serial or ray")
+    evolve.add_argument("--address", help="a Ray cluster to join (default: RAY_ADDRESS, else a local instance)")
+    evolve.add_argument("--out", help="the run directory (default runs/<task>-<algorithm>-s<seed>-<time>)")
+    evolve.add_argument("--seed", type=_positive)
+    evolve.add_argument("--epochs", type=_positive)
+    evolve.add_argument("--mode", help="lamarckian, baldwinian or none")
+    evolve.add_argument("--prune", type=float, help="fraction of connections pruned after training")
+    evolve.add_argument("--objectives", help="comma-separated, e.g. accuracy,params")
+    evolve.add_argument("--set", action="append", default=[], type=_assignment, metavar="FIELD=VALUE",
+                        help="override any config field, e.g. --set training.learning_rate=0.01")
+    evolve.add_argument("--no-progress", action="store_true", help="no progress bar")
+    resume = sub.add_parser("resume", help="continue a run from its run directory")
+    resume.add_argument("run_dir")
+    resume.add_argument("--no-progress", action="store_true")
+    report = sub.add_parser("report", help="(re)write logbook.csv, best genomes and plots of a run")
+    report.add_argument("run_dir")
+    extract = sub.add_parser("extract", help="the graph of a saved model (best_model.pt)")
+    extract.add_argument("model_file")
+    extract.add_argument("--out", help="output stem (default: next to the model file)")
+    return parser
+
+
+def _config(args: argparse.Namespace) -> Any:
+    from deepstruct.evo.config import RunConfig, load_config
+
+    overrides: dict[str, Any] = {}
+    for flag, field in _FLAGS.items():
+        value = getattr(args, flag, None)
+        if value is not None:
+            overrides[field] = value
+    if args.objectives is not None:
+        overrides["training.objectives"] = [s.strip() for s in args.objectives.split(",") if s.strip()]
+    overrides.update(dict(args.set))
+    if args.config:
+        return load_config(args.config, overrides)
+    return RunConfig().override(overrides)
+
+
+def _evolve(args: argparse.Namespace) -> int:
+    from deepstruct.evo.run import EvolutionRun
+
+    config = _config(args)
+    run = EvolutionRun(config, progress=not args.no_progress)
+    if (run.run_dir / "config.json").exists():
+        raise UsageError(f"out: {run.run_dir} already holds a run; resume it with `deepstruct resume {run.run_dir}`")
+    print(f"deepstruct: run directory {run.run_dir} ({config.task.name}, {config.algorithm.name}, "
+          f"{config.evaluator.kind} evaluator)", file=sys.stderr)
+    return _finish(run.run())
+
+
+def _finish(run: Any) -> int:
+    from deepstruct.evo.report import summary_lines
+
+    for line in summary_lines(run.run_dir):
+        print(line)
+    print(f"results in {run.run_dir}: config.toml, checkpoint.json, journal.jsonl, logbook.csv, best/, "
+          "best_model.pt, fitness.png, pareto.png, best_network.png")
+    return 0
+
+
+def _resume(args: argparse.Namespace) -> int:
+    from deepstruct.evo.run import EvolutionRun
+
+    return _finish(EvolutionRun.resume(args.run_dir, progress=not args.no_progress).run())
+
+
+def _report(args: argparse.Namespace) -> int:
+    from deepstruct.evo.report import write_report
+
+    for line in write_report(args.run_dir):
+        print(line)
+    return 0
+
+
+def _extract(args: argparse.Namespace) -> int:
+    from deepstruct.evo.extract import extract_model_file
+
+    for line in extract_model_file(args.model_file, args.out):
+        print(line)
+    return 0
+
+
+_COMMANDS = {"evolve": _evolve, "resume": _resume, "report": _report, "extract": _extract}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``deepstruct`` console script; returns the exit code."""
+    from deepstruct.evo.config import ConfigError
+
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    try:
+        args = build_parser().parse_args(argv)
+        return _COMMANDS[args.command](args)
+    except (UsageError, ConfigError) as exc:
+        print(f"deepstruct: error: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"deepstruct: error: {exc.strerror}: {exc.filename}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("deepstruct: interrupted; continue with `deepstruct resume RUN_DIR`", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,300 @@
+"""Search algorithms with an ask/tell interface, built on DEAP's tools.
+
+A strategy holds a population of :class:`Individual` s. ``ask(rng)`` returns the next offspring (an unchanged
+copy keeps its fitness; a varied one has an invalid fitness and must be evaluated); ``tell(offspring)`` takes
+them back with fitnesses and updates the population. DEAP supplies ``selBest``, ``selNSGA2``,
+``sortNondominated``, the fitness classes, ``HallOfFame``/``ParetoFront`` and ``Logbook``; the random choices
+(tournaments, variation) use the explicit ``numpy.random.Generator``, because DEAP's draw from the global
+``random`` module.
+
+>>> import numpy as np
+>>> from deepstruct.evo.config import AlgorithmConfig
+>>> from deepstruct.genomes import Genome
+>>> strategy = make_strategy(AlgorithmConfig(population=4), ("accuracy",))
+>>> population = strategy.initial([Genome(2, 1, edges=[(0, 1)]) for _ in range(4)])
+>>> for ind in population:
+...     ind.fitness.values = (0.5,)
+>>> strategy.tell(population)
+>>> len(strategy.ask(np.random.default_rng(0)))
+4
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+from deap import base, tools
+
+from deepstruct.evo.config import OBJECTIVES, AlgorithmConfig
+from deepstruct.genomes import Genome, GenomeLimits
+
+__all__ = ["Individual", "fitness_class", "Variation", "Strategy", "GenerationalGA", "MuPlusLambda", "NSGA2",
+           "AgingEvolution", "make_strategy", "make_hall_of_fame"]
+
+
+@lru_cache(maxsize=None)
+def fitness_class(objectives: tuple[str, ...]) -> type[base.Fitness]:
+    """A DEAP fitness class whose weights follow the objectives (maximise accuracy, minimise sizes)."""
+    return type("Fitness_" + "_".join(objectives), (base.Fitness,),
+                {"weights": tuple(OBJECTIVES[name] for name in objectives)})
+
+
+class Individual:
+    """A genome with a DEAP fitness, its cache key, the reason of a penalty and evaluation statistics."""
+
+    __slots__ = ("genome", "fitness", "key", "reason", "stats")
+
+    def __init__(self, genome: Genome, objectives: tuple[str, ...]) -> None:
+        self.genome = genome
+        self.fitness = fitness_class(objectives)()
+        self.key: str | None = None
+        self.reason: str | None = None
+        self.stats: dict[str, Any] = {}
+
+    def __eq__(self, other: object) -> bool:  # used by DEAP halls of fame to find twins
+        return isinstance(other, Individual) and self.key is not None and self.key == other.key
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def clone(self) -> Individual:
+        return copy.deepcopy(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"genome": self.genome.to_dict(), "values": list(self.fitness.values) if self.fitness.valid else None,
+                "key": self.key, "reason": self.reason, "stats": self.stats}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], objectives: tuple[str, ...], limits: GenomeLimits) -> Individual:
+        ind = cls(Genome.from_dict(data["genome"], limits=limits), objectives)
+        if data.get("values") is not None:
+            ind.fitness.values = tuple(data["values"])
+        ind.key, ind.reason, ind.stats = data.get("key"), data.get("reason"), dict(data.get("stats") or {})
+        return ind
+
+
+class Variation:
+    """Mutation and crossover of genomes with the operators of :mod:`deepstruct.operators`, chosen by weight.
+
+    A variation that raises or leaves an invalid genome is undone (the child stays a copy of its parent).
+    """
+
+    def __init__(self, config: AlgorithmConfig) -> None:
+        import deepstruct.operators as operators
+
+        self.names = list(config.mutations)
+        missing = [name for name in [*self.names, config.crossover] if not hasattr(operators, name)]
+        if missing:
+            from deepstruct.evo.config import ConfigError
+
+            raise ConfigError(f"algorithm.mutations/crossover: deepstruct.operators has no {', '.join(missing)}")
+        self.mutations = [getattr(operators, name) for name in self.names]
+        weights = np.array([config.mutations[name] for name in self.names], dtype=float)
+        self.probabilities = weights / weights.sum()
+        self.crossover = getattr(operators, config.crossover)
+
+    def mutate(self, genome: Genome, rng: np.random.Generator) -> bool:
+        """Mutate ``genome`` in place with one operator; return whether it changed."""
+        operator = self.mutations[int(rng.choice(len(self.mutations), p=self.probabilities))]
+        trial = genome.copy()
+        try:
+            (trial,) = operator(trial, rng=rng)
+            trial.validate()
+        except ValueError:
+            return False
+        if trial == genome:
+            return False
+        genome.graph, genome.next_id = trial.graph, trial.next_id
+        return True
+
+    def mate(self, g1: Genome, g2: Genome, rng: np.random.Generator) -> bool:
+        """Cross over ``g1`` and ``g2`` in place; return whether they changed."""
+        t1, t2 = g1.copy(), g2.copy()
+        try:
+            t1, t2 = self.crossover(t1, t2, rng=rng)
+            t1.validate()
+            t2.validate()
+        except ValueError:
+            return False
+        g1.graph, g1.next_id, g2.graph, g2.next_id = t1.graph, t1.next_id, t2.graph, t2.next_id
+        return True
+
+
+def _invalidate(ind: Individual) -> None:
+    del ind.fitness.values
+    ind.key, ind.reason, ind.stats = None, None, {}
+
+
+def tournament(population: Sequence[Individual], k: int, size: int, rng: np.random.Generator) -> list[Individual]:
+    """``k`` tournament winners (fittest of ``size`` drawn with replacement; DEAP's lexicographic order)."""
+    winners = []
+    for _ in range(k):
+        aspirants = [population[int(i)] for i in rng.integers(len(population), size=size)]
+        winners.append(max(aspirants, key=lambda ind: ind.fitness))
+    return winners
+
+
+class Strategy:
+    """Base of the ask/tell strategies; ``population`` is the current population (evaluated)."""
+
+    def __init__(self, config: AlgorithmConfig, objectives: tuple[str, ...],
+                 variation: Variation | None = None) -> None:
+        self.config = config
+        self.objectives = tuple(objectives)
+        self._variation = variation
+        self.population: list[Individual] = []
+
+    @property
+    def variation(self) -> Variation:
+        if self._variation is None:
+            self._variation = Variation(self.config)
+        return self._variation
+
+    def initial(self, genomes: Sequence[Genome]) -> list[Individual]:
+        """The first population, to evaluate and then :meth:`tell`."""
+        return [Individual(g, self.objectives) for g in genomes]
+
+    def ask(self, rng: np.random.Generator) -> list[Individual]:
+        raise NotImplementedError
+
+    def tell(self, offspring: Sequence[Individual]) -> None:
+        if any(not ind.fitness.valid for ind in offspring):
+            raise ValueError("tell() needs every individual evaluated (a valid fitness)")
+        self._replace(list(offspring))
+
+    def _replace(self, offspring: list[Individual]) -> None:
+        self.population = offspring
+
+    def _vary_and(self, parents: list[Individual], rng: np.random.Generator) -> list[Individual]:
+        """Clone, cross over neighbours with ``crossover_prob``, mutate with ``mutation_prob`` (DEAP's varAnd)."""
+        children = [p.clone() for p in parents]
+        for i in range(1, len(children), 2):
+            if rng.random() < self.config.crossover_prob:
+                if self.variation.mate(children[i - 1].genome, children[i].genome, rng):
+                    _invalidate(children[i - 1])
+                    _invalidate(children[i])
+        for child in children:
+            if rng.random() < self.config.mutation_prob and self.variation.mutate(child.genome, rng):
+                _invalidate(child)
+        return children
+
+    def _select(self, individuals: list[Individual], k: int) -> list[Individual]:
+        if len(self.objectives) > 1:
+            return tools.selNSGA2(individuals, k)
+        return tools.selBest(individuals, k)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"population": [ind.to_dict() for ind in self.population]}
+
+    def load_state_dict(self, state: dict[str, Any], limits: GenomeLimits) -> None:
+        self.population = [Individual.from_dict(d, self.objectives, limits) for d in state["population"]]
+
+
+class GenerationalGA(Strategy):
+    """Generational GA: ``elites`` best survive; the rest are tournament-selected, crossed over and mutated."""
+
+    def ask(self, rng: np.random.Generator) -> list[Individual]:
+        n, e = self.config.population, self.config.elites
+        elites = [ind.clone() for ind in tools.selBest(self.population, e)] if e else []
+        parents = tournament(self.population, n - e, self.config.tournament_size, rng)
+        return elites + self._vary_and(parents, rng)
+
+
+class MuPlusLambda(Strategy):
+    """(μ+λ): λ children by crossover, mutation or reproduction; the best μ of parents and children survive."""
+
+    def ask(self, rng: np.random.Generator) -> list[Individual]:
+        children = []
+        cx, mut = self.config.crossover_prob, self.config.mutation_prob
+        for _ in range(self.config.num_offspring):
+            draw = rng.random()
+            if draw < cx and len(self.population) > 1:
+                i, j = rng.choice(len(self.population), size=2, replace=False)
+                a, b = self.population[int(i)].clone(), self.population[int(j)].clone()
+                if self.variation.mate(a.genome, b.genome, rng):
+                    _invalidate(a)
+            elif draw < cx + mut:
+                a = self.population[int(rng.integers(len(self.population)))].clone()
+                if self.variation.mutate(a.genome, rng):
+                    _invalidate(a)
+            else:
+                a = self.population[int(rng.integers(len(self.population)))].clone()
+            children.append(a)
+        return children
+
+    def _replace(self, offspring: list[Individual]) -> None:
+        if not self.population:
+            self.population = self._select(offspring, self.config.population)
+        else:
+            self.population = self._select(self.population + offspring, self.config.population)
+
+
+class NSGA2(MuPlusLambda):
+    """NSGA-II: binary tournaments on (front, crowding distance), varAnd, elitist non-dominated sorting."""
+
+    def ask(self, rng: np.random.Generator) -> list[Individual]:
+        fronts = tools.sortNondominated(self.population, len(self.population))
+        rank: dict[int, int] = {}
+        crowd: dict[int, float] = {}
+        for r, front in enumerate(fronts):
+            tools.emo.assignCrowdingDist(front)
+            for ind in front:
+                rank[id(ind)], crowd[id(ind)] = r, ind.fitness.crowding_dist
+        parents = []
+        for _ in range(self.config.num_offspring):
+            i, j = (self.population[int(x)] for x in rng.integers(len(self.population), size=2))
+            better = i if (rank[id(i)], -crowd[id(i)]) <= (rank[id(j)], -crowd[id(j)]) else j
+            parents.append(better)
+        return self._vary_and(parents, rng)
+
+    def _select(self, individuals: list[Individual], k: int) -> list[Individual]:
+        return tools.selNSGA2(individuals, k)
+
+
+class AgingEvolution(Strategy):
+    """Aging (regularized) evolution: each child mutates the best of a random sample; the oldest die.
+
+    The population is kept oldest first. A cycle asks ``offspring`` children (default: the population size)
+    so that they can be evaluated in parallel, then removes as many of the oldest.
+    """
+
+    def ask(self, rng: np.random.Generator) -> list[Individual]:
+        size = min(self.config.tournament_size, len(self.population))
+        children = []
+        for _ in range(self.config.num_offspring):
+            sample = [self.population[int(i)] for i in rng.choice(len(self.population), size=size, replace=False)]
+            child = max(sample, key=lambda ind: ind.fitness).clone()
+            if self.variation.mutate(child.genome, rng):
+                _invalidate(child)
+            children.append(child)
+        return children
+
+    def _replace(self, offspring: list[Individual]) -> None:
+        self.population = (self.population + offspring)[-self.config.population:]
+
+
+_STRATEGIES: dict[str, type[Strategy]] = {
+    "ga": GenerationalGA, "mu_plus_lambda": MuPlusLambda, "nsga2": NSGA2, "aging": AgingEvolution,
+}
+
+
+def make_strategy(config: AlgorithmConfig, objectives: Sequence[str],
+                  variation: Variation | None = None) -> Strategy:
+    """The strategy named by ``config.name``."""
+    return _STRATEGIES[config.name](config, tuple(objectives), variation)
+
+
+def make_hall_of_fame(config: AlgorithmConfig, objectives: Sequence[str]) -> tools.HallOfFame:
+    """A ``ParetoFront`` for several objectives, else a ``HallOfFame`` of ``hall_of_fame`` individuals."""
+    if len(objectives) > 1:
+        return tools.ParetoFront(similar=lambda a, b: a == b)
+    return tools.HallOfFame(config.hall_of_fame, similar=lambda a, b: a == b)
+
+
+def restore_hall_of_fame(hof: tools.HallOfFame, items: list[Individual]) -> None:
+    """Put checkpointed members (best first) back without re-sorting them."""
+    hof.items = list(items)
+    hof.keys = [ind.fitness for ind in reversed(items)]

@@ -1,0 +1,308 @@
+"""Run configuration: frozen dataclasses, loadable from TOML and overridable field by field.
+
+A :class:`RunConfig` has one section per concern (``task``, ``genome``, ``training``, ``algorithm``,
+``evaluator``) plus the run-wide ``seed`` and ``out``. Every value is checked on construction; a bad value raises
+:class:`ConfigError` whose message names the field (``training.epochs``) and what is wrong.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = [
+    "ConfigError", "TaskConfig", "GenomeConfig", "TrainingConfig", "AlgorithmConfig", "EvaluatorConfig",
+    "RunConfig", "OBJECTIVES", "ALGORITHMS", "MODES", "load_config", "config_to_toml",
+]
+
+#: Objective name -> DEAP weight (+1 maximise, -1 minimise).
+OBJECTIVES: dict[str, float] = {
+    "accuracy": 1.0, "loss": -1.0, "params": -1.0, "edges": -1.0, "vertices": -1.0, "depth": -1.0, "density": -1.0,
+}
+ALGORITHMS = ("ga", "mu_plus_lambda", "nsga2", "aging")
+MODES = ("lamarckian", "baldwinian", "none")
+EVALUATORS = ("serial", "ray")
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message names the field."""
+
+
+def _int(where: str, value: Any, low: int = 1) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigError(f"{where} must be an int >= {low}, got {value!r}")
+
+
+def _float(where: str, value: Any, low: float, high: float = math.inf, *, open_low: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"{where} must be a finite number, got {value!r}")
+    if value < low or value > high or (open_low and value == low):
+        bound = f"({low}, {high}]" if open_low else f"[{low}, {high}]"
+        raise ConfigError(f"{where} must lie in {bound}, got {value!r}")
+
+
+def _choice(where: str, value: Any, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{where} must be one of {', '.join(allowed)}; got {value!r}")
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """The data set: ``digits`` (default), ``mnist1d``, ``fashion-mnist``, or ``module:function`` (user task)."""
+
+    name: str = "digits"
+    validation_fraction: float = 0.2
+    test_fraction: float = 0.2
+    max_samples: int = 0  # 0: all samples
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ConfigError(f"task.name must be a non-empty string, got {self.name!r}")
+        _float("task.validation_fraction", self.validation_fraction, 0.0, 0.5, open_low=True)
+        _float("task.test_fraction", self.test_fraction, 0.0, 0.5, open_low=True)
+        _int("task.max_samples", self.max_samples, 0)
+        if not isinstance(self.params, dict):
+            raise ConfigError(f"task.params must be a table, got {self.params!r}")
+
+
+@dataclass(frozen=True)
+class GenomeConfig:
+    """How the initial population is drawn: ``deepstruct.genomes.INITIALISERS[init](..., num_vertices, **params)``."""
+
+    init: str = "random_layered"
+    num_vertices: int = 32
+    params: dict[str, Any] = field(default_factory=lambda: {"num_layers": 2})
+    max_vertices: int = 256
+    max_edges: int = 4096
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.init, str) or not self.init:
+            raise ConfigError(f"genome.init must be an initialiser name, got {self.init!r}")
+        _int("genome.num_vertices", self.num_vertices)
+        _int("genome.max_vertices", self.max_vertices)
+        _int("genome.max_edges", self.max_edges)
+        if self.num_vertices > self.max_vertices:
+            raise ConfigError(f"genome.num_vertices={self.num_vertices} exceeds genome.max_vertices="
+                              f"{self.max_vertices}")
+        if not isinstance(self.params, dict):
+            raise ConfigError(f"genome.params must be a table, got {self.params!r}")
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Fitness: decode -> train -> evaluate (-> prune -> re-encode)."""
+
+    epochs: int = 10
+    batch_size: int = 64
+    learning_rate: float = 0.02
+    weight_decay: float = 0.0
+    prune_amount: float = 0.0  # fraction of connections removed after training; 0 disables pruning
+    mode: str = "baldwinian"
+    deadline_s: float = 120.0  # per evaluation; past it the individual gets a penalty fitness
+    objectives: tuple[str, ...] = ("accuracy",)
+
+    def __post_init__(self) -> None:
+        _int("training.epochs", self.epochs)
+        _int("training.batch_size", self.batch_size)
+        _float("training.learning_rate", self.learning_rate, 0.0, 10.0, open_low=True)
+        _float("training.weight_decay", self.weight_decay, 0.0, 1.0)
+        _float("training.prune_amount", self.prune_amount, 0.0, 0.99)
+        _choice("training.mode", self.mode, MODES)
+        _float("training.deadline_s", self.deadline_s, 0.0, open_low=True)
+        objectives = tuple(self.objectives) if isinstance(self.objectives, (list, tuple)) else self.objectives
+        if not isinstance(objectives, tuple) or not objectives:
+            raise ConfigError(f"training.objectives must be a non-empty list, got {self.objectives!r}")
+        for name in objectives:
+            _choice("training.objectives", name, tuple(OBJECTIVES))
+        if len(set(objectives)) != len(objectives):
+            raise ConfigError(f"training.objectives has a duplicate: {list(objectives)!r}")
+        object.__setattr__(self, "objectives", objectives)
+
+
+@dataclass(frozen=True)
+class AlgorithmConfig:
+    """The search: ``ga`` (generational, elitist), ``mu_plus_lambda``, ``nsga2`` or ``aging`` (regularized)."""
+
+    name: str = "ga"
+    population: int = 20
+    generations: int = 15
+    offspring: int = 0  # lambda for mu_plus_lambda/nsga2 (0: equal to population); children per cycle for aging
+    crossover_prob: float = 0.3
+    mutation_prob: float = 0.9
+    tournament_size: int = 3
+    elites: int = 1
+    hall_of_fame: int = 5
+    mutations: dict[str, float] = field(default_factory=lambda: {
+        "mut_add_edge": 1.0, "mut_remove_edge": 1.0, "mut_add_vertex": 0.5, "mut_remove_vertex": 0.5,
+        "mut_rewire_edge": 1.0,
+    })
+    crossover: str = "cx_aligned"
+
+    def __post_init__(self) -> None:
+        _choice("algorithm.name", self.name, ALGORITHMS)
+        _int("algorithm.population", self.population, 2)
+        _int("algorithm.generations", self.generations, 0)
+        _int("algorithm.offspring", self.offspring, 0)
+        _float("algorithm.crossover_prob", self.crossover_prob, 0.0, 1.0)
+        _float("algorithm.mutation_prob", self.mutation_prob, 0.0, 1.0)
+        _int("algorithm.tournament_size", self.tournament_size, 1)
+        _int("algorithm.elites", self.elites, 0)
+        _int("algorithm.hall_of_fame", self.hall_of_fame, 1)
+        if self.elites >= self.population:
+            raise ConfigError(f"algorithm.elites={self.elites} must be below algorithm.population={self.population}")
+        if not isinstance(self.mutations, dict) or not self.mutations:
+            raise ConfigError(f"algorithm.mutations must be a non-empty table name -> weight, got {self.mutations!r}")
+        for name, weight in self.mutations.items():
+            if not isinstance(name, str) or not name.startswith("mut_"):
+                raise ConfigError(f"algorithm.mutations: {name!r} is not a mutation name (mut_...)")
+            _float(f"algorithm.mutations.{name}", weight, 0.0)
+        if sum(self.mutations.values()) <= 0:
+            raise ConfigError("algorithm.mutations: the weights sum to zero")
+        if not isinstance(self.crossover, str) or not self.crossover.startswith("cx_"):
+            raise ConfigError(f"algorithm.crossover must be a crossover name (cx_...), got {self.crossover!r}")
+
+    @property
+    def num_offspring(self) -> int:
+        return self.offspring or self.population
+
+
+@dataclass(frozen=True)
+class EvaluatorConfig:
+    """``serial`` or ``ray`` (a local instance with ``workers`` CPUs, or the cluster at ``address``)."""
+
+    kind: str = "ray"
+    workers: int = 2
+    address: str = ""  # "" : RAY_ADDRESS if set, else a local instance
+    max_retries: int = 3
+
+    def __post_init__(self) -> None:
+        _choice("evaluator.kind", self.kind, EVALUATORS)
+        _int("evaluator.workers", self.workers)
+        _int("evaluator.max_retries", self.max_retries, 0)
+        if not isinstance(self.address, str):
+            raise ConfigError(f"evaluator.address must be a string, got {self.address!r}")
+
+
+_SECTIONS: dict[str, type] = {
+    "task": TaskConfig, "genome": GenomeConfig, "training": TrainingConfig,
+    "algorithm": AlgorithmConfig, "evaluator": EvaluatorConfig,
+}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A whole run. ``RunConfig.from_dict(d)`` and ``to_dict()`` round-trip through plain data (JSON/TOML)."""
+
+    seed: int = 0
+    out: str = ""  # the run directory; "" : runs/<task>-<algorithm>-s<seed>-<time>
+    task: TaskConfig = field(default_factory=TaskConfig)
+    genome: GenomeConfig = field(default_factory=GenomeConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    algorithm: AlgorithmConfig = field(default_factory=AlgorithmConfig)
+    evaluator: EvaluatorConfig = field(default_factory=EvaluatorConfig)
+
+    def __post_init__(self) -> None:
+        _int("seed", self.seed, 0)
+        if not isinstance(self.out, str):
+            raise ConfigError(f"out must be a path (a string), got {self.out!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["training"]["objectives"] = list(self.training.objectives)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Any) -> RunConfig:
+        if not isinstance(data, dict):
+            raise ConfigError(f"a configuration must be a table, got {type(data).__name__}")
+        known = {f.name for f in fields(cls)}
+        for key in data:
+            if key not in known:
+                raise ConfigError(f"unknown configuration field {key!r} (known: {', '.join(sorted(known))})")
+        kwargs: dict[str, Any] = {}
+        for key, value in data.items():
+            if key in _SECTIONS:
+                kwargs[key] = _section(key, value)
+            else:
+                kwargs[key] = value
+        return cls(**kwargs)
+
+    def override(self, assignments: dict[str, Any]) -> RunConfig:
+        """A copy with dotted fields replaced: ``{"training.epochs": 3, "seed": 1}``."""
+        data = self.to_dict()
+        for dotted, value in assignments.items():
+            parts = dotted.split(".")
+            target = data
+            for part in parts[:-1]:
+                if part not in target or not isinstance(target[part], dict):
+                    raise ConfigError(f"unknown configuration field {dotted!r}")
+                target = target[part]
+            if parts[-1] not in target and not (len(parts) == 3 and parts[1] in ("params", "mutations")):
+                raise ConfigError(f"unknown configuration field {dotted!r}")
+            target[parts[-1]] = value
+        return RunConfig.from_dict(data)
+
+
+def _section(name: str, value: Any) -> Any:
+    cls = _SECTIONS[name]
+    if not isinstance(value, dict):
+        raise ConfigError(f"{name} must be a table, got {value!r}")
+    known = {f.name for f in fields(cls)}
+    for key in value:
+        if key not in known:
+            raise ConfigError(f"unknown configuration field '{name}.{key}' (known: {', '.join(sorted(known))})")
+    try:
+        return cls(**value)
+    except TypeError as exc:  # pragma: no cover - guarded by the key check above
+        raise ConfigError(f"{name}: {exc}") from None
+
+
+def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> RunConfig:
+    """Read a TOML file into a :class:`RunConfig`, then apply dotted ``overrides``."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(path)!r} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
+    config = RunConfig.from_dict(data)
+    return config.override(overrides) if overrides else config
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + "}"
+    raise ConfigError(f"cannot write {value!r} to TOML")
+
+
+def _toml_key(key: str) -> str:
+    return key if key.replace("_", "").replace("-", "").isalnum() else _toml_value(key)
+
+
+def config_to_toml(config: RunConfig) -> str:
+    """The configuration as TOML text that :func:`load_config` reads back to an equal config."""
+    data = config.to_dict()
+    lines = [f"{k} = {_toml_value(v)}" for k, v in data.items() if not isinstance(v, dict)]
+    for section in _SECTIONS:
+        lines.append(f"\n[{section}]")
+        lines.extend(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in data[section].items())
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,150 @@
+"""The fitness of one genome: decode -> train -> evaluate (-> prune -> re-encode). Runs in a worker.
+
+Everything that crosses in or out is plain data: a genome dict, a seed, a dict of numpy arrays and the
+training settings as a dict; the result is a dict ``{"values", "reason", "genome", "stats"}``. Any failure
+(an exception, a NaN/inf loss, the deadline) becomes a penalty fitness with the reason, never an exception.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from typing import Any
+
+import numpy as np
+
+from deepstruct.evo.config import OBJECTIVES, TrainingConfig
+from deepstruct.genomes import Genome, GenomeLimits
+
+__all__ = ["evaluate_genome", "train_genome", "penalty_result", "PENALTY"]
+
+#: Worst value of a minimised objective (finite, so that checkpoints stay strict JSON).
+PENALTY = 1e9
+
+
+def penalty_result(objectives: tuple[str, ...] | list[str], reason: str) -> dict[str, Any]:
+    """The result of an individual that could not be evaluated: the worst value of every objective."""
+    values = [0.0 if OBJECTIVES[name] > 0 else PENALTY for name in objectives]
+    return {"values": values, "reason": reason, "genome": None, "stats": {}}
+
+
+class _Failure(Exception):
+    """An evaluation that ends in a penalty (NaN loss, deadline)."""
+
+
+def _accuracy_and_loss(model: Any, x: Any, y: Any) -> tuple[float, float]:
+    import torch
+    import torch.nn.functional as F
+
+    with torch.no_grad():
+        logits = model(x)
+        loss = float(F.cross_entropy(logits, y))
+        accuracy = float((logits.argmax(dim=1) == y).float().mean())
+    return accuracy, loss
+
+
+def _train(model: Any, x: Any, y: Any, training: TrainingConfig, seed: int, deadline: float) -> None:
+    import torch
+    import torch.nn.functional as F
+
+    rng = np.random.default_rng(seed)
+    optimiser = torch.optim.Adam(model.parameters(), lr=training.learning_rate, weight_decay=training.weight_decay)
+    n = len(x)
+    model.train()
+    for epoch in range(training.epochs):
+        order = torch.from_numpy(rng.permutation(n))
+        for start in range(0, n, training.batch_size):
+            index = order[start: start + training.batch_size]
+            loss = F.cross_entropy(model(x[index]), y[index])
+            if not torch.isfinite(loss):
+                raise _Failure(f"non-finite loss ({float(loss)}) in epoch {epoch}")
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            if time.monotonic() > deadline:
+                raise _Failure(f"deadline of {training.deadline_s} s passed in epoch {epoch}")
+    model.eval()
+
+
+def _count(model: Any) -> dict[str, float]:
+    from deepstruct.sparse import maskable_layers
+
+    layers = maskable_layers(model)
+    params = sum(int(layer.mask.sum()) for layer in layers)
+    params += sum(layer.bias.numel() for layer in layers if layer.bias is not None)
+    sources, _, _ = model.edge_arrays()
+    return {"params": float(params), "edges": float(len(sources)), "depth": float(model.num_layers),
+            "vertices": float(sum(len(vs) for vs in model.layer_vertices)), "density": float(model.density())}
+
+
+def evaluate_genome(genome: dict[str, Any], seed: int, data: dict[str, np.ndarray],
+                    training: dict[str, Any]) -> dict[str, Any]:
+    """Train and score one genome; the pure function every evaluator calls (serial or on a Ray worker).
+
+    Parameters
+    ----------
+    genome : dict
+        ``Genome.to_dict()`` output.
+    seed : int
+        Seed of the initial weights (where the genome carries none) and of the batch order.
+    data : dict of numpy arrays
+        ``x_train, y_train, x_val, y_val, x_test, y_test`` (see :meth:`deepstruct.evo.tasks.Task.arrays`).
+    training : dict
+        :class:`deepstruct.evo.config.TrainingConfig` fields, plus optional ``max_vertices``/``max_edges``.
+
+    Returns
+    -------
+    dict
+        ``values`` (one float per objective), ``reason`` (``None`` or why it got a penalty), ``genome`` (the
+        re-encoded genome dict in Lamarckian mode, else ``None``) and ``stats`` (accuracies, sizes, seconds).
+    """
+    settings = {k: v for k, v in training.items() if k not in ("max_vertices", "max_edges")}
+    config = TrainingConfig(**settings)
+    started = time.monotonic()
+    try:
+        model, stats, new_genome = train_genome(genome, seed, data, training)
+        values = [float(stats[name]) for name in config.objectives]
+        return {"values": values, "reason": None, "genome": new_genome, "stats": stats,
+                "seconds": time.monotonic() - started}
+    except _Failure as failure:
+        return penalty_result(config.objectives, str(failure))
+    except Exception as exc:  # noqa: BLE001 - any failure of one individual becomes its penalty
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        return penalty_result(config.objectives,
+                              f"{type(exc).__name__}: {exc} (at {where.filename.rsplit('/', 1)[-1]}:{where.lineno})")
+
+
+def train_genome(genome: dict[str, Any], seed: int, data: dict[str, np.ndarray],
+                 training: dict[str, Any]) -> tuple[Any, dict[str, Any], dict[str, Any] | None]:
+    """Decode, train, evaluate and (optionally) prune one genome; raise on failure.
+
+    Returns the trained model, its statistics and, in Lamarckian mode, the re-encoded genome dict.
+    """
+    import torch
+
+    from deepstruct.evo import _adapters
+
+    config = TrainingConfig(**{k: v for k, v in training.items() if k not in ("max_vertices", "max_edges")})
+    started = time.monotonic()
+    torch.set_num_threads(1)
+    limits = GenomeLimits(max_vertices=int(training.get("max_vertices", 10_000)),
+                          max_edges=int(training.get("max_edges", 200_000)))
+    parent = Genome.from_dict(genome, limits=limits)
+    generator = torch.Generator().manual_seed(int(seed))
+    model = _adapters.decode(parent, generator=generator, load_weights=config.mode == "lamarckian")
+    tensors = {k: torch.from_numpy(np.asarray(v)) for k, v in data.items()}
+    _train(model, tensors["x_train"], tensors["y_train"], config, seed, started + config.deadline_s)
+    stats: dict[str, Any] = {}
+    stats["trained_accuracy"], _ = _accuracy_and_loss(model, tensors["x_val"], tensors["y_val"])
+    new_genome = None
+    if config.prune_amount > 0 and config.mode != "none":
+        _adapters.prune(model, config.prune_amount)
+    if config.mode == "lamarckian":
+        new_genome = _adapters.encode(model, parent, include_weights=True).to_dict()
+    accuracy, loss = _accuracy_and_loss(model, tensors["x_val"], tensors["y_val"])
+    test_accuracy, _ = _accuracy_and_loss(model, tensors["x_test"], tensors["y_test"])
+    if not math.isfinite(loss):
+        raise _Failure(f"non-finite validation loss ({loss})")
+    stats.update(_count(model), accuracy=accuracy, loss=loss, test_accuracy=test_accuracy)
+    return model, stats, new_genome
