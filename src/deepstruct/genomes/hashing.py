@@ -44,7 +44,7 @@ class _BudgetExceeded(Exception):
 
 def _attr_key(data: dict[str, Any], include_weights: bool) -> str:
     items = {k: v for k, v in data.items() if include_weights or k not in ("weight", "bias")}
-    return json.dumps(items, sort_keys=True)
+    return json.dumps(items, sort_keys=True) if items else ""
 
 
 def _rank(signatures: dict[int, Any]) -> dict[int, int]:
@@ -60,7 +60,7 @@ class _Refiner:
         self.vkey = {v: _attr_key(d, include_weights) for v, d in g.nodes(data=True)}
         ekey: dict[tuple[int, int], str] = {}
         for u, v, d in g.edges(data=True):
-            ekey[(u, v)] = _attr_key(d, include_weights) if d else ""
+            ekey[(u, v)] = _attr_key(d, include_weights)
         self.ekey = ekey
         self.succ = {v: [(w, ekey[(v, w)]) for w in g._succ[v]] for v in self.vertices}
         self.pred = {v: [(u, ekey[(u, v)]) for u in g._pred[v]] for v in self.vertices}

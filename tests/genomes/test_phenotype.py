@@ -1,0 +1,106 @@
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+
+from deepstruct.genomes import Genome, GenomeError, init_random_layered
+from deepstruct.genomes.phenotype import VertexActivationDAN, decode, encode
+from deepstruct.sparse import DeepCellDAN, MaskedDeepDAN, MaskedDeepFFN
+from tests.genomes.strategies import genomes
+
+
+@given(genomes(weights=None))
+@settings(max_examples=40, deadline=None)
+def test_encode_decode_is_identity(genome):
+    model = decode(genome, generator=torch.Generator().manual_seed(0))
+    assert model(torch.zeros(2, genome.num_inputs)).shape == (2, genome.num_outputs)
+    back = encode(model, include_weights=genome.has_weights)
+    assert back == genome and back.next_id == genome.next_id
+
+
+@given(genomes(weights=True, activations=False))
+@settings(max_examples=15, deadline=None)
+def test_auto_kind_round_trips_and_loads_weights(genome):
+    model = decode(genome, kind="auto")
+    assert encode(model, include_weights=True) == genome
+    if isinstance(model, MaskedDeepDAN):
+        src, tgt, w = model.edge_arrays()
+        for u, v, x in zip(src.tolist(), tgt.tolist(), w.tolist(), strict=True):
+            assert x == genome.graph.edges[u, v]["weight"]
+
+
+def test_kinds():
+    layered = init_random_layered(5, 3, 30, rng=np.random.default_rng(0), num_layers=4, p=0.3)
+    assert isinstance(decode(layered, kind="auto"), MaskedDeepFFN)
+    assert isinstance(decode(layered), MaskedDeepDAN)
+    assert encode(decode(layered, kind="ffn")) == layered
+    skip = Genome(5, 3, edges=[(0, 1), (1, 2), (0, 2)])
+    with pytest.raises(GenomeError, match="not layered"):
+        decode(skip, kind="ffn")
+    mixed = skip.copy()
+    mixed.graph.nodes[1]["activation"] = "tanh"
+    model = decode(mixed, kind="auto")
+    assert isinstance(model, VertexActivationDAN) and encode(model) == mixed
+    cells = Genome(3, 4, edges=[(0, 1), (1, 2), (0, 2)])
+    for v, op in zip(cells.vertices, ["reduce", "conv3x3", "conv5x5"], strict=True):
+        cells.graph.nodes[v]["op"] = op
+    model = decode(cells, kind="auto")
+    assert isinstance(model, DeepCellDAN)
+    assert model(torch.zeros(2, 3, 16, 16)).shape == (2, 4)
+    assert encode(model) == cells
+    with pytest.raises(GenomeError, match="unknown phenotype kind"):
+        decode(skip, kind="rnn")
+    bad = skip.copy()
+    bad.graph.nodes[0]["activation"] = "swish2"
+    with pytest.raises(GenomeError, match="unknown activation"):
+        decode(bad)
+
+
+def test_mixed_activations_are_applied_per_vertex():
+    genome = Genome(2, 1, vertices=[0, 1])
+    genome.graph.nodes[0]["activation"] = "identity"
+    genome.graph.nodes[1]["activation"] = "relu"
+    model = decode(genome)
+    with torch.no_grad():
+        model.layers[0].weight.copy_(torch.tensor([[1.0, 0.0], [1.0, 0.0]]))
+        model.layers[0].bias.zero_()
+        model.output.weight.copy_(torch.tensor([[1.0, 10.0]]))
+        model.output.bias.zero_()
+    out = model(torch.tensor([[-1.0, 0.0], [2.0, 0.0]]))
+    assert out.flatten().tolist() == [-1.0, 22.0]
+
+
+def test_encode_removes_vertices_without_an_input_to_output_path():
+    #   0 -> 2 -> 4,  1 -> 3 -> 4,  1 -> 5 (sink)
+    genome = Genome(3, 2, edges=[(0, 2), (2, 4), (1, 3), (3, 4), (1, 5)])
+    model = decode(genome)
+    rows = model.layer_vertices[0]
+    with torch.no_grad():
+        model.layers[0].mask[rows.index(0)] = False  # source 0 loses all its inputs
+    assert sorted(encode(model).vertices) == [1, 3, 4, 5]
+    sinks = model.sinks
+    with torch.no_grad():
+        model.output.mask[:, sinks.index(5)] = False  # sink 5 loses all its outputs
+    assert sorted(encode(model).vertices) == [1, 3, 4]
+    # pruning the hidden edge 3 -> 4 leaves 3 without a path to the output
+    t, row = model.vertex_position(4)
+    col = model.column_vertices(t).index(3)
+    with torch.no_grad():
+        model.layers[t].mask[row, col] = False
+    with pytest.raises(GenomeError, match="no vertex"):
+        encode(model)
+
+
+def test_encode_keeps_ids_weights_and_template_attributes():
+    genome = Genome(3, 2, edges=[(10, 20), (20, 30)], next_id=99)
+    model = decode(genome)
+    back = encode(model, include_weights=True)
+    assert sorted(back.vertices) == [10, 20, 30] and back.next_id == 99
+    assert back.has_weights and back.graph.edges[10, 20]["weight"] == model.edge_arrays()[2][0]
+    plain = MaskedDeepDAN(3, 2, genome.graph)
+    template = genome.copy()
+    template.graph.nodes[20]["activation"] = "tanh"
+    assert encode(plain, template=template) == template
+    assert encode(plain).next_id == 31
+    with pytest.raises(GenomeError, match="cannot encode"):
+        encode(torch.nn.Linear(2, 2))
