@@ -1,0 +1,16 @@
+"""From models back to graphs: ``GraphTransform`` (neuron or module granularity) and the compact form.
+
+Vertex ids: the model input is ``("input", i)`` and the model output ``("output", j)`` (flat indices of one
+sample); a ``MaskedDeepDAN``'s neurons keep its structure's vertex ids; other neurons are
+``(module or operation name, flat neuron index)``; at module granularity vertices are names.
+"""
+
+from deepstruct.transform.compact import CompactGraph, VertexBlock, save_graphml, save_json, to_json
+from deepstruct.transform.graph_transform import GraphTransform, UnsupportedOperationWarning
+from deepstruct.transform.masked import extract_masked_dan, extract_masked_ffn
+from deepstruct.transform.trace import TraceFailure
+
+__all__ = [
+    "GraphTransform", "CompactGraph", "VertexBlock", "UnsupportedOperationWarning", "TraceFailure",
+    "extract_masked_dan", "extract_masked_ffn", "to_json", "save_json", "save_graphml",
+]
