@@ -1,0 +1,147 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from deepstruct.genomes import Genome, GenomeLimits
+from deepstruct.operators import (
+    mut_add_edge,
+    mut_add_vertex,
+    mut_any,
+    mut_change_attribute,
+    mut_prune_weights,
+    mut_remove_edge,
+    mut_remove_vertex,
+    mut_rewire_edge,
+)
+from tests.genomes.strategies import genomes
+
+LIMITS = GenomeLimits(max_vertices=24, max_edges=40)
+OPERATORS = [
+    mut_add_edge, mut_remove_edge, mut_add_vertex, mut_rewire_edge, mut_change_attribute, mut_any,
+    lambda g, rng: mut_remove_vertex(g, rng=rng, reconnect=True),
+    lambda g, rng: mut_remove_vertex(g, rng=rng, reconnect=False),
+    lambda g, rng: mut_change_attribute(g, rng=rng, attribute="bias"),
+    lambda g, rng: mut_prune_weights(g, rng=rng, k=2),
+    lambda g, rng: mut_add_edge(g, rng=rng, weight=0.0),
+]
+
+
+def _run(genome: Genome, ops: list[int], seed: int, check: bool) -> Genome:
+    rng = np.random.default_rng(seed)
+    for i in ops:
+        (out,) = OPERATORS[i](genome, rng=rng)
+        assert out is genome
+        if check:
+            genome.validate()
+            assert genome.num_vertices <= LIMITS.max_vertices and genome.num_edges <= LIMITS.max_edges
+    return genome
+
+
+@given(genomes(max_vertices=12, weights=None, limits=LIMITS),
+       st.lists(st.integers(0, len(OPERATORS) - 1), min_size=50, max_size=120), st.integers(0, 2**32 - 1))
+@settings(max_examples=200, deadline=None)
+def test_random_operator_sequences_keep_a_valid_dag_within_limits(genome, ops, seed):
+    ids_before = set(genome.vertices)
+    next_before = genome.next_id
+    _run(genome, ops, seed, check=True)
+    new = set(genome.vertices) - ids_before
+    assert all(v >= next_before for v in new)  # ids are never reused
+
+
+@given(genomes(max_vertices=12, weights=None, limits=LIMITS),
+       st.lists(st.integers(0, len(OPERATORS) - 1), max_size=60), st.integers(0, 2**32 - 1))
+@settings(max_examples=30, deadline=None)
+def test_same_seed_same_result(genome, ops, seed):
+    a = _run(genome.copy(), ops, seed, check=False)
+    b = _run(genome.copy(), ops, seed, check=False)
+    assert a == b and a.next_id == b.next_id and list(a.graph.edges) == list(b.graph.edges)
+
+
+def test_limits_stop_growth():
+    genome = Genome(2, 1, edges=[(0, 1)], limits=GenomeLimits(max_vertices=3, max_edges=3))
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        mut_add_vertex(genome, rng=rng)
+        mut_add_edge(genome, rng=rng)
+    assert genome.num_vertices <= 3 and genome.num_edges <= 3
+    assert genome.validate().num_edges == 3
+
+
+def test_add_edge_orients_against_existing_paths():
+    genome = Genome(2, 1, edges=[(0, 1), (1, 2)])
+    for seed in range(20):
+        g = genome.copy()
+        mut_add_edge(g, rng=np.random.default_rng(seed), max_tries=100)
+        assert g.graph.has_edge(0, 2) and g.validate().num_edges == 3
+
+
+def test_add_vertex_splits_an_edge_and_keeps_the_function_of_weights():
+    genome = Genome(2, 1, edges=[(0, 1)])
+    genome.graph.edges[0, 1]["weight"] = 0.7
+    mut_add_vertex(genome, rng=np.random.default_rng(0), attributes={"activation": "relu"})
+    assert sorted(genome.edges) == [(0, 2), (2, 1)] and genome.next_id == 3
+    assert genome.graph.edges[0, 2]["weight"] == 1.0 and genome.graph.edges[2, 1]["weight"] == 0.7
+    assert genome.graph.nodes[2] == {"activation": "relu", "bias": 0.0}
+    empty = Genome(2, 1, vertices=[0])
+    mut_add_vertex(empty, rng=np.random.default_rng(0))
+    assert empty.vertices == [0, 1]
+
+
+def test_remove_vertex_reconnects_neighbours():
+    genome = Genome(2, 1, edges=[(0, 2), (1, 2), (2, 3), (2, 4)], vertices=[])
+    rng = np.random.default_rng(0)
+    while 2 in genome.graph:
+        g = genome.copy()
+        mut_remove_vertex(g, rng=rng, reconnect=True)
+        if 2 not in g.graph:
+            assert sorted(g.edges) == [(0, 3), (0, 4), (1, 3), (1, 4)]
+            break
+    single = Genome(2, 1, vertices=[5])
+    assert mut_remove_vertex(single, rng=rng)[0].vertices == [5]
+
+
+def test_rewire_and_remove_edge_keep_edge_counts():
+    genome = Genome(2, 1, edges=[(0, 1), (1, 2), (2, 3), (0, 3)])
+    rng = np.random.default_rng(1)
+    for _ in range(30):
+        mut_rewire_edge(genome, rng=rng)
+        assert genome.validate().num_edges == 4
+    mut_remove_edge(genome, rng=rng)
+    assert genome.num_edges == 3
+    bare = Genome(2, 1, vertices=[0, 1])
+    assert mut_remove_edge(bare, rng=rng)[0].num_edges == 0
+
+
+def test_prune_removes_the_smallest_weights():
+    genome = Genome(2, 1, edges=[(0, 1), (1, 2), (0, 2), (2, 3)])
+    for (u, v), w in {(0, 1): 0.5, (1, 2): -0.1, (0, 2): 2.0, (2, 3): 0.05}.items():
+        genome.graph.edges[u, v]["weight"] = w
+    mut_prune_weights(genome, rng=np.random.default_rng(0), k=2)
+    assert sorted(genome.edges) == [(0, 1), (0, 2)]
+    with pytest.raises(ValueError, match="non-negative"):
+        mut_prune_weights(genome, rng=np.random.default_rng(0), k=-1)
+
+
+def test_change_attribute():
+    genome = Genome(2, 1, vertices=[0])
+    rng = np.random.default_rng(0)
+    mut_change_attribute(genome, rng=rng, choices=["tanh", "relu"])
+    assert genome.graph.nodes[0]["activation"] in ("tanh", "relu")
+    first = genome.graph.nodes[0]["activation"]
+    mut_change_attribute(genome, rng=rng, choices=["tanh", "relu"])
+    assert genome.graph.nodes[0]["activation"] != first
+    mut_change_attribute(genome, rng=rng, attribute="op")
+    assert genome.validate().graph.nodes[0]["op"]
+    with pytest.raises(ValueError, match="cannot change"):
+        mut_change_attribute(genome, rng=rng, attribute="weight")
+
+
+def test_rng_is_required_and_checked():
+    genome = Genome(2, 1, vertices=[0])
+    with pytest.raises(TypeError):
+        mut_add_edge(genome)  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="numpy.random.Generator"):
+        mut_add_edge(genome, rng=42)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown mutations"):
+        mut_any(genome, rng=np.random.default_rng(0), probabilities={"fly": 1.0})
