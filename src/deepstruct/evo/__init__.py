@@ -2,11 +2,11 @@
 (serial, Ray), checkpoints with resume, and reports. Ray and torch are imported lazily."""
 
 from deepstruct.evo.algorithms import (
+    NSGA2,
     AgingEvolution,
     GenerationalGA,
     Individual,
     MuPlusLambda,
-    NSGA2,
     Strategy,
     Variation,
     make_strategy,

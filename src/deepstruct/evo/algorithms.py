@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -36,7 +36,7 @@ __all__ = ["Individual", "fitness_class", "Variation", "Strategy", "Generational
            "AgingEvolution", "make_strategy", "make_hall_of_fame"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def fitness_class(objectives: tuple[str, ...]) -> type[base.Fitness]:
     """A DEAP fitness class whose weights follow the objectives (maximise accuracy, minimise sizes)."""
     return type("Fitness_" + "_".join(objectives), (base.Fitness,),

@@ -58,7 +58,7 @@ def _train(model: Any, x: Any, y: Any, training: TrainingConfig, seed: int, dead
             index = order[start: start + training.batch_size]
             loss = F.cross_entropy(model(x[index]), y[index])
             if not torch.isfinite(loss):
-                raise _Failure(f"non-finite loss ({float(loss)}) in epoch {epoch}")
+                raise _Failure(f"non-finite loss ({float(loss.detach())}) in epoch {epoch}")
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()

@@ -194,7 +194,7 @@ def summary_lines(run_dir: str | Path) -> list[str]:
 
 
 def write_report(run_dir: str | Path, *, model: bool = True) -> list[str]:
-    """Write ``logbook.csv``, ``best/genome_XX.{json,graphml}``, ``best_model.pt`` and the PNG plots; return a summary."""
+    """Write ``logbook.csv``, ``best/genome_XX.{json,graphml}``, ``best_model.pt`` and the plots; return a summary."""
     run_dir = Path(run_dir)
     data = _load(run_dir)
     _write_logbook(run_dir, data["logbook"], data["objectives"])

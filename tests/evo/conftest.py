@@ -1,0 +1,30 @@
+"""Shared fixtures of the evo tests: tiny configurations and one session-wide local Ray instance."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from deepstruct.evo.config import RunConfig
+
+
+def tiny_config(**overrides: Any) -> RunConfig:
+    """A run that takes about a second: 400 digits, 2 epochs, 6 individuals, 2 generations, serial."""
+    base: dict[str, Any] = {
+        "task.max_samples": 400, "training.epochs": 2, "genome.num_vertices": 12,
+        "algorithm.population": 6, "algorithm.generations": 2, "evaluator.kind": "serial",
+    }
+    base.update(overrides)
+    return RunConfig().override(base)
+
+
+@pytest.fixture(scope="session")
+def ray_session() -> Iterator[Any]:
+    """One local Ray instance (2 CPUs, no dashboard) for every Ray test of the session."""
+    ray = pytest.importorskip("ray")
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
+    yield ray
+    ray.shutdown()

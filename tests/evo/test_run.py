@@ -1,0 +1,119 @@
+"""Whole runs (serial, tiny): reports, the fitness cache, and resume after a crash or a SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deepstruct.evo.persistence import read_journal
+from deepstruct.evo.run import EvolutionRun
+from tests.evo.conftest import tiny_config
+
+
+def _final(run_dir: Path) -> dict[str, Any]:
+    data = json.loads((run_dir / "checkpoint.json").read_text())
+    data.pop("config")
+    return data
+
+
+class _Crash(RuntimeError):
+    pass
+
+
+@pytest.mark.parametrize("algorithm", ["ga", "nsga2"])
+def test_a_crashed_run_resumes_to_the_uninterrupted_result(tmp_path: Path, algorithm: str) -> None:
+    objectives = ["accuracy", "params"] if algorithm == "nsga2" else ["accuracy"]
+    config = tiny_config(**{"algorithm.name": algorithm, "training.objectives": objectives,
+                            "algorithm.generations": 3})
+    EvolutionRun(config, tmp_path / "whole").run(report=False)
+
+    crashing = EvolutionRun(config, tmp_path / "crashed")
+
+    def crash(run: EvolutionRun) -> None:
+        if run.generation == 1:
+            raise _Crash
+
+    crashing.on_generation = crash
+    with pytest.raises(_Crash):
+        crashing.run(report=False)
+    resumed = EvolutionRun.resume(tmp_path / "crashed")
+    assert resumed.generation == 1
+    resumed.run(report=False)
+    assert _final(tmp_path / "crashed") == _final(tmp_path / "whole")
+    # nothing was trained twice: every key is journalled once, and the resumed part re-trained nothing old
+    keys = [r["key"] for r in read_journal(tmp_path / "crashed" / "journal.jsonl")]
+    assert len(keys) == len(set(keys))
+    assert _final(tmp_path / "whole")["evaluations"] == len(keys)
+
+
+def test_isomorphic_genomes_are_not_trained_twice(tmp_path: Path) -> None:
+    from deepstruct.evo.algorithms import Individual
+    from deepstruct.evo.evaluators import SerialEvaluator
+    from deepstruct.evo.persistence import Journal
+    from deepstruct.genomes import Genome
+
+    run = EvolutionRun(tiny_config(), tmp_path / "run")
+    a = Genome(64, 10, edges=[(0, 1), (0, 2)])
+    b = Genome(64, 10, edges=[(7, 3), (7, 5)])  # the same DAG, other ids
+    calls: list[int] = []
+
+    def counting(genome: dict, seed: int, data: dict, training: dict) -> dict:
+        calls.append(seed)
+        return {"values": [0.5], "reason": None, "genome": None, "stats": {}}
+
+    evaluator = SerialEvaluator(run.task.arrays(), run.training_settings(), counting)
+    run.run_dir.mkdir()
+    with Journal(run.run_dir / "journal.jsonl") as journal:
+        individuals = [Individual(a, run.objectives), Individual(b, run.objectives)]
+        counts = run.evaluate(individuals, evaluator, journal)
+        assert len(calls) == 1 and counts["nevals"] == 1
+        run.generation += 1
+        counts = run.evaluate([Individual(b.copy(), run.objectives)], evaluator, journal)
+        assert len(calls) == 1 and counts == {"nevals": 0, "cached": 1, "penalties": 0}
+
+
+def test_a_run_writes_its_report(tmp_path: Path) -> None:
+    run = EvolutionRun(tiny_config(**{"algorithm.generations": 1}), tmp_path / "run").run()
+    names = {p.name for p in run.run_dir.iterdir()}
+    assert {"config.json", "config.toml", "checkpoint.json", "journal.jsonl", "logbook.csv", "best", "fitness.png",
+            "pareto.png", "best_network.png", "best_model.pt"} <= names
+    assert (run.run_dir / "best" / "genome_00.graphml").is_file()
+    rows = (run.run_dir / "logbook.csv").read_text().splitlines()
+    assert rows[0].startswith("gen,nevals") and len(rows) == 3
+
+
+def _wait_for_lines(path: Path, n: int, proc: subprocess.Popen, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        if path.exists() and path.read_bytes().count(b"\n") >= n:
+            return
+        time.sleep(0.005)
+    raise AssertionError(f"the run ended or stalled before journalling {n} evaluations")
+
+
+def test_a_sigkilled_run_resumes_to_the_uninterrupted_result(tmp_path: Path) -> None:
+    args = ["--evaluator", "serial", "--population", "6", "--generations", "3", "--epochs", "4",
+            "--set", "task.max_samples=600", "--no-progress"]
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "deepstruct.cli", "evolve", *args, "--out",
+                             str(tmp_path / "killed")], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for_lines(tmp_path / "killed" / "journal.jsonl", 8, proc)  # in the middle of generation 1
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    from deepstruct.cli import main
+
+    assert main(["resume", str(tmp_path / "killed"), "--no-progress"]) == 0
+    assert main(["evolve", *args, "--out", str(tmp_path / "whole")]) == 0
+    killed, whole = _final(tmp_path / "killed"), _final(tmp_path / "whole")
+    assert killed == whole and killed["finished"]
