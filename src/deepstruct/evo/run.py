@@ -21,7 +21,14 @@ from deap import tools
 
 from deepstruct.evo import persistence as files
 from deepstruct.evo._adapters import genome_key
-from deepstruct.evo.algorithms import Individual, Strategy, make_hall_of_fame, make_strategy, restore_hall_of_fame
+from deepstruct.evo.algorithms import (
+    Individual,
+    Strategy,
+    Variation,
+    make_hall_of_fame,
+    make_strategy,
+    restore_hall_of_fame,
+)
 from deepstruct.evo.config import ConfigError, RunConfig, config_to_toml
 from deepstruct.evo.evaluators import Evaluator, FitnessFunction, RayEvaluator, SerialEvaluator
 from deepstruct.evo.fitness import evaluate_genome
@@ -74,7 +81,11 @@ class EvolutionRun:
         self.fitness_fn = fitness_fn
         self._evaluator = evaluator
         self.progress = progress
-        self.strategy: Strategy = make_strategy(config.algorithm, self.objectives)
+        from deepstruct.genomes import INITIALISERS
+
+        if config.genome.init not in INITIALISERS:
+            raise ConfigError(f"genome.init must be one of {', '.join(INITIALISERS)}; got {config.genome.init!r}")
+        self.strategy: Strategy = make_strategy(config.algorithm, self.objectives, Variation(config.algorithm))
         self.hall_of_fame = make_hall_of_fame(config.algorithm, self.objectives)
         self.logbook = tools.Logbook()
         self.logbook.header = ["gen", "nevals", "cached", "penalties", "best", "mean"]
@@ -113,8 +124,6 @@ class EvolutionRun:
         from deepstruct.genomes import INITIALISERS
 
         g = self.config.genome
-        if g.init not in INITIALISERS:
-            raise ConfigError(f"genome.init must be one of {', '.join(INITIALISERS)}; got {g.init!r}")
         genomes = []
         for _ in range(self.config.algorithm.population):
             genome = INITIALISERS[g.init](self.task.num_inputs, self.task.num_classes, g.num_vertices,
