@@ -102,7 +102,7 @@ def _plots(run_dir: Path, data: dict[str, Any]) -> None:
     fig, axes = plt.subplots(1, len(objectives), figsize=(5 * len(objectives), 3.6), squeeze=False)
     for i, name in enumerate(objectives):
         ax = axes[0][i]
-        ax.plot(gens, [r["best"][i] for r in logbook], label="best", marker="o", ms=3)
+        ax.plot(gens, [r["best"][i] for r in logbook], label="best individual", marker="o", ms=3)
         ax.plot(gens, [r["mean"][i] for r in logbook], label="mean")
         ax.fill_between(gens, [r["min"][i] for r in logbook], [r["max"][i] for r in logbook], alpha=0.15)
         ax.set_xlabel("generation")
