@@ -13,7 +13,9 @@ from deepstruct.graph import CachedLayeredGraph, check_dag
 from deepstruct.sparse._sizes import input_features, positive
 from deepstruct.sparse.masked_linear import MaskableModule, MaskedLinearLayer
 
-__all__ = ["MaskedDeepDAN"]
+__all__ = ["MaskedDeepDAN", "INTERFACE_KINDS"]
+
+INTERFACE_KINDS = frozenset({"input", "output"})
 
 
 def _object_array(items: Sequence[Hashable]) -> np.ndarray:
@@ -39,7 +41,10 @@ class MaskedDeepDAN(MaskableModule):
     size_output : int
         Output features (logits).
     structure : nx.DiGraph
-        A non-empty DAG; any hashable vertex ids. It is copied.
+        A non-empty DAG; any hashable vertex ids. It is copied. Vertices whose ``kind`` attribute is
+        ``"input"`` or ``"output"`` (the interface vertices of a graph extracted by
+        :class:`deepstruct.transform.GraphTransform`) are not neurons and are left out, so an extracted
+        graph can be rebuilt directly, as in the seed paper's listing.
     use_layer_norm : bool
         Layer normalisation of each layer's pre-activations (this departs from the plain formula).
     activation : type of nn.Module
@@ -73,6 +78,9 @@ class MaskedDeepDAN(MaskableModule):
                 f"structure must be a directed graph (nx.DiGraph), got {type(structure).__name__}; "
                 "orient an undirected graph with deepstruct.graph.orient"
             )
+        interface = [v for v, kind in structure.nodes(data="kind") if kind in INTERFACE_KINDS]
+        if interface:
+            structure = structure.subgraph(v for v in structure if v not in set(interface))
         check_dag(structure, what="structure")
         self.size_input = input_features(size_input)
         self.size_output = positive("size_output", size_output)
