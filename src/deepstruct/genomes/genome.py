@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -9,7 +10,8 @@ from typing import Any
 
 import networkx as nx
 
-__all__ = ["Genome", "GenomeLimits", "GenomeError", "SCHEMA_VERSION", "ACTIVATION_NAMES", "OPERATION_NAMES"]
+__all__ = ["Genome", "GenomeLimits", "GenomeError", "SCHEMA_VERSION", "ACTIVATION_NAMES", "OPERATION_NAMES",
+           "copy_graph"]
 
 SCHEMA_VERSION = 1
 VERTEX_ATTRIBUTES = ("activation", "op", "bias")
@@ -18,6 +20,22 @@ ACTIVATION_NAMES = ("relu", "tanh", "sigmoid", "elu", "gelu", "selu", "silu", "l
 """Values of the ``activation`` vertex attribute that the phenotype decoder knows."""
 OPERATION_NAMES = ("conv3x3", "conv5x5", "conv1x1", "reduce")
 """Values of the ``op`` vertex attribute that the phenotype decoder knows (cell phenotypes)."""
+
+
+def copy_graph(graph: nx.DiGraph) -> nx.DiGraph:
+    """A copy of a DiGraph with copied vertex and edge attribute dicts, faster than ``graph.copy()``
+    (the adjacency dicts are built directly; predecessors are listed in successor order)."""
+    out = nx.DiGraph()
+    out.graph.update(graph.graph)
+    out._node.update((v, dict(d)) for v, d in graph._node.items())
+    succ = {u: {v: dict(d) for v, d in nbrs.items()} for u, nbrs in graph._succ.items()}
+    pred: dict[Any, dict[Any, Any]] = {v: {} for v in graph._node}
+    for u, nbrs in succ.items():
+        for v, d in nbrs.items():
+            pred[v][u] = d
+    out._succ.update(succ)
+    out._pred.update(pred)
+    return out
 
 
 class GenomeError(ValueError):
@@ -137,8 +155,24 @@ class Genome:
         return self
 
     def copy(self) -> Genome:
-        return Genome(self.num_inputs, self.num_outputs, graph=self.graph.copy(), next_id=self.next_id,
-                      limits=self.limits)
+        """An independent copy (a plain :class:`Genome`, attribute dicts copied)."""
+        out = Genome.__new__(Genome)
+        out.num_inputs, out.num_outputs, out.next_id, out.limits = (
+            self.num_inputs, self.num_outputs, self.next_id, self.limits)
+        out.graph = copy_graph(self.graph)
+        return out
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Genome:
+        """Fast deep copy that keeps the class and any instance ``__dict__`` (DEAP's ``toolbox.clone``)."""
+        cls = type(self)
+        out = cls.__new__(cls)
+        memo[id(self)] = out
+        out.num_inputs, out.num_outputs, out.next_id, out.limits = (
+            self.num_inputs, self.num_outputs, self.next_id, self.limits)
+        out.graph = copy_graph(self.graph)
+        if hasattr(self, "__dict__"):
+            out.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        return out
 
     # -- validation ----------------------------------------------------------------------------------
     def validate(self) -> Genome:

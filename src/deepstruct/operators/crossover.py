@@ -2,13 +2,14 @@
 
 Children are always valid DAGs within their limits, and every vertex of a child comes from one of its
 parents (with that parent's id). Acyclicity is kept by construction: an edge enters a child only if it
-points forward in a fixed order of the child's vertices, so no cycle check per edge is needed; :func:`repair`
-then enforces the limits.
+points forward in a fixed order of the child's vertices, so no cycle check per edge is needed;
+:func:`~deepstruct.operators.repair.enforce_limits` then trims a child that is over its limits.
 
 Examples
 --------
 >>> import numpy as np
 >>> from deepstruct.genomes import Genome
+from deepstruct.genomes.genome import copy_graph
 >>> a = Genome(4, 2, edges=[(0, 1), (1, 2), (0, 2)])
 >>> b = Genome(4, 2, edges=[(0, 2), (2, 3)])
 >>> a, b = cx_aligned(a, b, rng=np.random.default_rng(0))
@@ -24,9 +25,10 @@ import networkx as nx
 import numpy as np
 
 from deepstruct.genomes import Genome
+from deepstruct.genomes.genome import copy_graph
 from deepstruct.graph import compute_layers
-from deepstruct.operators._sampling import check_rng, randbelow
-from deepstruct.operators.repair import repair
+from deepstruct.operators._sampling import check_rng, edge_count, randbelow
+from deepstruct.operators.repair import enforce_limits, ensure_nonempty, fix_next_id
 
 __all__ = ["cx_aligned", "cx_subgraph"]
 
@@ -39,22 +41,32 @@ def _layers(genome: Genome) -> dict[int, int]:
 def _install(genome: Genome, graph: nx.DiGraph, next_id: int, rng: np.random.Generator) -> None:
     genome.graph = graph
     genome.next_id = next_id
-    repair(genome, rng=rng)
+    enforce_limits(genome, rng=rng)  # acyclic and with valid attributes by construction: only limits to enforce
+    ensure_nonempty(genome)
+    fix_next_id(genome)
 
 
 def _aligned_child(a: Genome, b: Genome, la: dict[int, int], lb: dict[int, int], rng: np.random.Generator,
                    p_disjoint: float) -> nx.DiGraph:
     ga, gb = a.graph, b.graph
-    child = nx.DiGraph()
+    child = copy_graph(ga)
     coins = rng.random(len(ga))
-    for (v, d), coin in zip(ga.nodes(data=True), coins, strict=True):
-        child.add_node(v, **(gb._node[v] if v in gb._node and coin < 0.5 else d))
-    coins = rng.random(ga.number_of_edges())
-    for (u, v, d), coin in zip(ga.edges(data=True), coins, strict=True):
-        other = gb._succ.get(u, {}).get(v)
-        child.add_edge(u, v, **(other if other is not None and coin < 0.5 else d))
+    for (v, d), coin in zip(child._node.items(), coins, strict=True):
+        other = gb._node.get(v)
+        if other is not None and coin < 0.5:
+            d.clear()
+            d.update(other)
+    coins = rng.random(edge_count(ga))
+    i = 0
+    for u, nbrs in child._succ.items():
+        other_nbrs = gb._succ.get(u)
+        for v, d in nbrs.items():
+            if other_nbrs is not None and v in other_nbrs and coins[i] < 0.5:
+                d.clear()
+                d.update(other_nbrs[v])
+            i += 1
     key = {v: (la[v], lb.get(v, 0), v) for v in child}
-    room = a.limits.max_edges - child.number_of_edges()
+    room = a.limits.max_edges - edge_count(child)
     candidates = [(u, v, d) for u, v, d in gb.edges(data=True)
                   if u in key and v in key and v not in child._succ[u] and key[u] < key[v]]
     coins = rng.random(len(candidates))
@@ -116,7 +128,7 @@ def cx_subgraph(g1: Genome, g2: Genome, *, rng: np.random.Generator) -> tuple[Ge
     parents; a vertex id present in both parents is one vertex, the homology of persistent ids).
 
     The range is drawn uniformly among the ranges both parents have. A child that would exceed its limits
-    is trimmed by :func:`repair`.
+    is trimmed by :func:`~deepstruct.operators.repair.enforce_limits`.
     """
     check_rng(rng)
     l1, l2 = _layers(g1), _layers(g2)

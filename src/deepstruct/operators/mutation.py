@@ -26,7 +26,7 @@ import numpy as np
 
 from deepstruct.genomes import Genome
 from deepstruct.genomes.genome import ACTIVATION_NAMES, OPERATION_NAMES
-from deepstruct.operators._sampling import check_rng, randbelow, random_edge, random_vertex, reaches
+from deepstruct.operators._sampling import check_rng, edge_count, randbelow, random_edge, random_vertex, reaches
 
 __all__ = ["mut_add_edge", "mut_remove_edge", "mut_add_vertex", "mut_remove_vertex", "mut_rewire_edge",
            "mut_change_attribute", "mut_prune_weights", "mut_any", "MUTATIONS"]
@@ -42,7 +42,7 @@ def mut_add_edge(genome: Genome, *, rng: np.random.Generator, max_tries: int = 1
     """
     check_rng(rng)
     g = genome.graph
-    if g.number_of_edges() >= genome.limits.max_edges or len(g) < 2:
+    if edge_count(g) >= genome.limits.max_edges or len(g) < 2:
         return (genome,)
     nodes = list(g._node)
     succ = g._succ
@@ -78,7 +78,7 @@ def mut_add_vertex(genome: Genome, *, rng: np.random.Generator,
     """
     check_rng(rng)
     g = genome.graph
-    if len(g) >= genome.limits.max_vertices or g.number_of_edges() + 1 > genome.limits.max_edges:
+    if len(g) >= genome.limits.max_vertices or edge_count(g) + 1 > genome.limits.max_edges:
         return (genome,)
     attributes = dict(attributes or {})
     edge = random_edge(genome, rng)
@@ -115,7 +115,7 @@ def mut_remove_vertex(genome: Genome, *, rng: np.random.Generator, reconnect: bo
     preds, succs = list(g._pred[v].items()), list(g._succ[v].items())
     g.remove_node(v)
     if reconnect:
-        room = genome.limits.max_edges - g.number_of_edges()
+        room = genome.limits.max_edges - edge_count(g)
         for p, dp in preds:
             for s, ds in succs:
                 if room <= 0:

@@ -14,6 +14,7 @@ import numpy as np
 
 from deepstruct.genomes import Genome
 from deepstruct.genomes.genome import EDGE_ATTRIBUTES, VERTEX_ATTRIBUTES
+from deepstruct.operators._sampling import edge_count
 
 __all__ = ["repair", "drop_invalid_ids", "drop_invalid_attributes", "break_cycles", "enforce_limits",
            "ensure_nonempty", "fix_next_id"]
@@ -83,7 +84,7 @@ def enforce_limits(genome: Genome, *, rng: np.random.Generator | None = None) ->
         drop = [nodes[i] for i in rng.choice(len(nodes), excess, replace=False)] if rng is not None \
             else nodes[-excess:]
         g.remove_nodes_from(drop)
-    excess = g.number_of_edges() - limits.max_edges
+    excess = edge_count(g) - limits.max_edges
     if excess > 0:
         edges = sorted(g.edges)
         drop_edges = [edges[i] for i in rng.choice(len(edges), excess, replace=False)] if rng is not None \
