@@ -1,7 +1,9 @@
+import networkx as nx
 import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from deepstruct.genomes import Genome, GenomeError, init_random_layered
 from deepstruct.genomes.phenotype import VertexActivationDAN, decode, encode
@@ -104,3 +106,34 @@ def test_encode_keeps_ids_weights_and_template_attributes():
     assert encode(plain).next_id == 31
     with pytest.raises(GenomeError, match="cannot encode"):
         encode(torch.nn.Linear(2, 2))
+
+
+@given(genomes(max_vertices=12), st.integers(0, 2**32 - 1))
+@settings(max_examples=40, deadline=None)
+def test_encode_after_random_pruning_keeps_exactly_the_vertices_on_input_output_paths(genome, seed):
+    model = decode(genome)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for layer in [*model.layers, model.output]:
+            layer.mask &= torch.rand(layer.mask.shape, generator=generator) < 0.7
+    structure = model.generate_structure()
+    reference = nx.DiGraph(structure)
+    reference.add_nodes_from(["IN", "OUT"])
+    for v, on in zip(model.layer_vertices[0], model.layers[0].mask.any(dim=1).tolist(), strict=True):
+        if on:
+            reference.add_edge("IN", v)
+    for v, on in zip(model.sinks, model.output.mask.any(dim=0).tolist(), strict=True):
+        if on:
+            reference.add_edge(v, "OUT")
+    expected = (nx.descendants(reference, "IN") & nx.ancestors(reference, "OUT")) - {"IN", "OUT"}
+    if not expected:
+        with pytest.raises(GenomeError, match="no vertex"):
+            encode(model)
+        return
+    back = encode(model).validate()
+    assert set(back.vertices) == expected
+    assert set(back.edges) == {(u, v) for u, v in structure.edges if u in expected and v in expected}
+    assert back.next_id == genome.next_id
+    assert all(back.graph.nodes[v] == genome.graph.nodes[v] for v in back.vertices)
+    import deepstruct.genomes as genomes_package
+    assert genomes_package.encode is encode

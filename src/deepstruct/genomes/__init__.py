@@ -1,7 +1,13 @@
 """The genotype: DAG genomes with persistent vertex ids, their I/O, hashing, initialisers, decode and encode.
 
-Importing this package does not import torch; :mod:`deepstruct.genomes.phenotype` (decode/encode) does.
+Importing this package does not import torch; :mod:`deepstruct.genomes.phenotype` (decode/encode) does, and
+``deepstruct.genomes.decode`` / ``deepstruct.genomes.encode`` import it on first use.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from deepstruct.genomes.genome import SCHEMA_VERSION, Genome, GenomeError, GenomeLimits
 from deepstruct.genomes.hashing import canonical_hash
@@ -22,3 +28,9 @@ __all__ = [
     "INITIALISERS", "initialise", "init_watts_strogatz", "init_newman_watts_strogatz", "init_erdos_renyi",
     "init_barabasi_albert", "init_random_layered",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("decode", "encode"):
+        return getattr(importlib.import_module("deepstruct.genomes.phenotype"), name)
+    raise AttributeError(f"module 'deepstruct.genomes' has no attribute {name!r}")
