@@ -12,7 +12,8 @@ from tests.strategies import random_dags
 
 @st.composite
 def genomes(draw: st.DrawFn, max_vertices: int = 14, weights: bool | None = False,
-            activations: bool = True, limits: GenomeLimits | None = None) -> Genome:
+            activations: bool = True, limits: GenomeLimits | None = None,
+            interface: tuple[int, int] | None = None) -> Genome:
     """A random valid genome; with ``weights`` every edge and vertex carries a float32-exact weight."""
     dag = draw(random_dags(max_vertices=max_vertices))
     if weights is None:
@@ -27,7 +28,9 @@ def genomes(draw: st.DrawFn, max_vertices: int = 14, weights: bool | None = Fals
         if weights:
             dag.edges[u, v]["weight"] = float(draw(floats))
     extra = draw(st.integers(0, 5))
-    return Genome(draw(st.integers(1, 6)), draw(st.integers(1, 4)), graph=dag,
+    num_inputs, num_outputs = interface if interface is not None else (draw(st.integers(1, 6)),
+                                                                        draw(st.integers(1, 4)))
+    return Genome(num_inputs, num_outputs, graph=dag,
                   next_id=max(dag.nodes) + 1 + extra, limits=limits).validate()
 
 
