@@ -9,7 +9,6 @@ Examples
 --------
 >>> import numpy as np
 >>> from deepstruct.genomes import Genome
-from deepstruct.genomes.genome import copy_graph
 >>> a = Genome(4, 2, edges=[(0, 1), (1, 2), (0, 2)])
 >>> b = Genome(4, 2, edges=[(0, 2), (2, 3)])
 >>> a, b = cx_aligned(a, b, rng=np.random.default_rng(0))
@@ -88,6 +87,20 @@ def cx_aligned(g1: Genome, g2: Genome, *, rng: np.random.Generator,
     weights) come from either parent with probability 1/2; edges only the other parent has, between vertices
     the child has, are added with probability ``p_disjoint`` when they point forward in the primary parent's
     layering (so no cycle can form).
+
+    Parameters
+    ----------
+    g1, g2 : Genome
+        The parents, replaced in place by the children.
+    rng : numpy.random.Generator
+        All randomness.
+    p_disjoint : float
+        Probability of taking each edge that only the other parent has.
+
+    Returns
+    -------
+    tuple of Genome
+        ``(g1, g2)``, DEAP's convention.
     """
     check_rng(rng)
     if not 0.0 <= p_disjoint <= 1.0:
@@ -129,6 +142,18 @@ def cx_subgraph(g1: Genome, g2: Genome, *, rng: np.random.Generator) -> tuple[Ge
 
     The range is drawn uniformly among the ranges both parents have. A child that would exceed its limits
     is trimmed by :func:`~deepstruct.operators.repair.enforce_limits`.
+
+    Parameters
+    ----------
+    g1, g2 : Genome
+        The parents, replaced in place by the children.
+    rng : numpy.random.Generator
+        All randomness.
+
+    Returns
+    -------
+    tuple of Genome
+        ``(g1, g2)``, DEAP's convention.
     """
     check_rng(rng)
     l1, l2 = _layers(g1), _layers(g2)

@@ -39,6 +39,22 @@ def mut_add_edge(genome: Genome, *, rng: np.random.Generator, max_tries: int = 1
     For a random pair ``(u, v)``: if ``v`` already reaches ``u`` the edge is ``v -> u``, else ``u -> v``
     (one bidirectional search, no whole-graph work). ``weight``, if given, becomes the new edge's inherited
     weight.
+
+    Parameters
+    ----------
+    genome : Genome
+        Mutated in place.
+    rng : numpy.random.Generator
+        All randomness.
+    max_tries : int
+        Random pairs tried before giving up (a pair already joined is skipped).
+    weight : float, optional
+        The new edge's inherited weight (none by default).
+
+    Returns
+    -------
+    tuple of Genome
+        ``(genome,)``, DEAP's convention.
     """
     check_rng(rng)
     g = genome.graph
@@ -61,7 +77,20 @@ def mut_add_edge(genome: Genome, *, rng: np.random.Generator, max_tries: int = 1
 
 
 def mut_remove_edge(genome: Genome, *, rng: np.random.Generator) -> tuple[Genome]:
-    """Remove one uniformly random edge (no-op on a genome without edges)."""
+    """Remove one uniformly random edge (no-op on a genome without edges).
+
+    Parameters
+    ----------
+    genome : Genome
+        Mutated in place.
+    rng : numpy.random.Generator
+        All randomness.
+
+    Returns
+    -------
+    tuple of Genome
+        ``(genome,)``, DEAP's convention.
+    """
     check_rng(rng)
     edge = random_edge(genome, rng)
     if edge is not None:
@@ -75,6 +104,20 @@ def mut_add_vertex(genome: Genome, *, rng: np.random.Generator,
 
     With inherited weights, ``u -> w`` gets weight 1, ``w -> v`` keeps the old weight and ``w`` gets bias 0.
     On a genome without edges a new, unconnected vertex is added. ``attributes`` are set on ``w``.
+
+    Parameters
+    ----------
+    genome : Genome
+        Mutated in place.
+    rng : numpy.random.Generator
+        All randomness.
+    attributes : mapping, optional
+        Vertex attributes of the new vertex (e.g. ``{"activation": "relu"}``).
+
+    Returns
+    -------
+    tuple of Genome
+        ``(genome,)``, DEAP's convention.
     """
     check_rng(rng)
     g = genome.graph
@@ -105,6 +148,20 @@ def mut_remove_vertex(genome: Genome, *, rng: np.random.Generator, reconnect: bo
     With ``reconnect`` every predecessor is joined to every successor (paths through the vertex already
     existed, so no cycle appears); new edges carry the product of the two weights when both have one, and
     reconnection stops at the edge limit.
+
+    Parameters
+    ----------
+    genome : Genome
+        Mutated in place.
+    rng : numpy.random.Generator
+        All randomness.
+    reconnect : bool
+        Join the removed vertex's predecessors to its successors.
+
+    Returns
+    -------
+    tuple of Genome
+        ``(genome,)``, DEAP's convention.
     """
     check_rng(rng)
     g = genome.graph
@@ -131,7 +188,22 @@ def mut_remove_vertex(genome: Genome, *, rng: np.random.Generator, reconnect: bo
 
 
 def mut_rewire_edge(genome: Genome, *, rng: np.random.Generator, max_tries: int = 16) -> tuple[Genome]:
-    """Move one end of a random edge to another vertex (keeping its attributes), never creating a cycle."""
+    """Move one end of a random edge to another vertex (keeping its attributes), never creating a cycle.
+
+    Parameters
+    ----------
+    genome : Genome
+        Mutated in place.
+    rng : numpy.random.Generator
+        All randomness.
+    max_tries : int
+        Candidate vertices tried before giving up (the edge then stays).
+
+    Returns
+    -------
+    tuple of Genome
+        ``(genome,)``, DEAP's convention.
+    """
     check_rng(rng)
     g = genome.graph
     edge = random_edge(genome, rng)
@@ -165,6 +237,24 @@ def mut_change_attribute(genome: Genome, *, rng: np.random.Generator, attribute:
 
     ``activation`` and ``op`` take a new value from ``choices`` (default: every name the decoder knows),
     different from the current one; ``bias`` (an inherited weight) gets Gaussian noise of scale ``sigma``.
+
+    Parameters
+    ----------
+    genome : Genome
+        Mutated in place.
+    rng : numpy.random.Generator
+        All randomness.
+    attribute : {"activation", "op", "bias"}
+        Which vertex attribute to change.
+    choices : sequence of str, optional
+        The values ``activation`` or ``op`` may take.
+    sigma : float
+        Noise scale for ``bias``.
+
+    Returns
+    -------
+    tuple of Genome
+        ``(genome,)``, DEAP's convention.
     """
     check_rng(rng)
     v = random_vertex(genome, rng)
@@ -190,6 +280,20 @@ def mut_prune_weights(genome: Genome, *, rng: np.random.Generator, k: int = 1) -
     """Remove the ``k`` edges with the smallest inherited weight magnitude (ties broken at random).
 
     Edges without an inherited ``weight`` are never pruned; a genome without weights is left unchanged.
+
+    Parameters
+    ----------
+    genome : Genome
+        Mutated in place.
+    rng : numpy.random.Generator
+        All randomness.
+    k : int
+        How many edges to remove.
+
+    Returns
+    -------
+    tuple of Genome
+        ``(genome,)``, DEAP's convention.
     """
     check_rng(rng)
     if isinstance(k, bool) or not isinstance(k, int) or k < 0:
@@ -212,7 +316,22 @@ MUTATIONS: dict[str, Callable[..., tuple[Genome]]] = {
 
 def mut_any(genome: Genome, *, rng: np.random.Generator,
             probabilities: Mapping[str, float] | None = None) -> tuple[Genome]:
-    """Apply one structural mutation drawn from :data:`MUTATIONS` (uniformly, or by ``probabilities``)."""
+    """Apply one structural mutation drawn from :data:`MUTATIONS` (uniformly, or by ``probabilities``).
+
+    Parameters
+    ----------
+    genome : Genome
+        Mutated in place.
+    rng : numpy.random.Generator
+        All randomness.
+    probabilities : mapping of str to float, optional
+        Relative weights of the mutations by name (keys of :data:`MUTATIONS`); uniform by default.
+
+    Returns
+    -------
+    tuple of Genome
+        ``(genome,)``, DEAP's convention.
+    """
     check_rng(rng)
     probabilities = dict(probabilities) if probabilities is not None else dict.fromkeys(MUTATIONS, 1.0)
     unknown = set(probabilities) - set(MUTATIONS)
