@@ -156,3 +156,13 @@ def test_graphml_counts_are_limited_while_parsing(tmp_path):
         load_graphml(path, limits=GenomeLimits(max_vertices=10))
     ET.fromstring(_graphml('<node id="0"/>'))  # the helper itself writes well-formed XML
     assert load_graphml(path).num_vertices == 50
+
+
+def test_graphml_refuses_strings_xml_cannot_hold(tmp_path):
+    genome = Genome(3, 2, vertices=[0])
+    genome.graph.nodes[0]["activation"] = "re\x00lu"
+    with pytest.raises(GenomeError, match="control characters"):
+        save_graphml(genome, tmp_path / "g.graphml")
+    genome.graph.nodes[0]["activation"] = "<&'\">"
+    save_graphml(genome, tmp_path / "g.graphml")
+    assert load_graphml(tmp_path / "g.graphml") == genome

@@ -122,6 +122,10 @@ def save_graphml(genome: Genome, path: str | os.PathLike[str]) -> None:
     for (name, _), value in zip(_GRAPH_KEYS, values, strict=True):
         lines.append(f'<data key="g_{name}">{value}</data>')
     for v, d in genome.graph.nodes(data=True):
+        for key, x in d.items():
+            if isinstance(x, str) and any(ord(c) < 32 and c not in "\t\n\r" for c in x):
+                raise GenomeError(f"vertex {v} attribute {key}={x!r} has control characters that XML cannot hold; "
+                                  "save it as JSON")
         data = "".join(f'<data key="v_{k}">{escape(repr(float(x)) if k == "bias" else str(x))}</data>'
                        for k, x in d.items())
         lines.append(f"<node id={quoteattr(str(v))}>{data}</node>")
