@@ -61,7 +61,15 @@ class Individual:
     __hash__ = None  # type: ignore[assignment]
 
     def clone(self) -> Individual:
-        return copy.deepcopy(self)
+        """A copy that shares the genome: strategies treat genomes as values and replace, never edit, them."""
+        other = Individual.__new__(Individual)
+        other.genome = self.genome
+        other.fitness = copy.copy(self.fitness)  # DEAP fitness: a tuple of weighted values, copied shallowly
+        other.key, other.reason, other.stats = self.key, self.reason, self.stats
+        return other
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Individual:  # DEAP's halls of fame deep-copy members
+        return self.clone()
 
     def to_dict(self) -> dict[str, Any]:
         return {"genome": self.genome.to_dict(), "values": list(self.fitness.values) if self.fitness.valid else None,
@@ -96,34 +104,29 @@ class Variation:
         self.probabilities = weights / weights.sum()
         self.crossover = getattr(operators, config.crossover)
 
-    def mutate(self, genome: Genome, rng: np.random.Generator) -> bool:
-        """Mutate ``genome`` in place with one operator; return whether it changed."""
+    def mutate(self, genome: Genome, rng: np.random.Generator) -> Genome | None:
+        """A mutated copy of ``genome`` (one operator), or ``None`` when the mutation changed nothing or failed."""
         operator = self.mutations[int(rng.choice(len(self.mutations), p=self.probabilities))]
-        trial = genome.copy()
         try:
-            (trial,) = operator(trial, rng=rng)
+            (trial,) = operator(genome.copy(), rng=rng)
             trial.validate()
         except ValueError:
-            return False
-        if trial == genome:
-            return False
-        genome.graph, genome.next_id = trial.graph, trial.next_id
-        return True
+            return None
+        return None if trial == genome else trial
 
-    def mate(self, g1: Genome, g2: Genome, rng: np.random.Generator) -> bool:
-        """Cross over ``g1`` and ``g2`` in place; return whether they changed."""
-        t1, t2 = g1.copy(), g2.copy()
+    def mate(self, g1: Genome, g2: Genome, rng: np.random.Generator) -> tuple[Genome, Genome] | None:
+        """Crossed-over copies of ``g1`` and ``g2``, or ``None`` when the crossover failed."""
         try:
-            t1, t2 = self.crossover(t1, t2, rng=rng)
+            t1, t2 = self.crossover(g1.copy(), g2.copy(), rng=rng)
             t1.validate()
             t2.validate()
         except ValueError:
-            return False
-        g1.graph, g1.next_id, g2.graph, g2.next_id = t1.graph, t1.next_id, t2.graph, t2.next_id
-        return True
+            return None
+        return t1, t2
 
 
-def _invalidate(ind: Individual) -> None:
+def _invalidate(ind: Individual, genome: Genome) -> None:
+    ind.genome = genome
     del ind.fitness.values
     ind.key, ind.reason, ind.stats = None, None, {}
 
@@ -173,12 +176,15 @@ class Strategy:
         children = [p.clone() for p in parents]
         for i in range(1, len(children), 2):
             if rng.random() < self.config.crossover_prob:
-                if self.variation.mate(children[i - 1].genome, children[i].genome, rng):
-                    _invalidate(children[i - 1])
-                    _invalidate(children[i])
+                pair = self.variation.mate(children[i - 1].genome, children[i].genome, rng)
+                if pair is not None:
+                    _invalidate(children[i - 1], pair[0])
+                    _invalidate(children[i], pair[1])
         for child in children:
-            if rng.random() < self.config.mutation_prob and self.variation.mutate(child.genome, rng):
-                _invalidate(child)
+            if rng.random() < self.config.mutation_prob:
+                mutant = self.variation.mutate(child.genome, rng)
+                if mutant is not None:
+                    _invalidate(child, mutant)
         return children
 
     def _select(self, individuals: list[Individual], k: int) -> list[Individual]:
@@ -213,13 +219,15 @@ class MuPlusLambda(Strategy):
             draw = rng.random()
             if draw < cx and len(self.population) > 1:
                 i, j = rng.choice(len(self.population), size=2, replace=False)
-                a, b = self.population[int(i)].clone(), self.population[int(j)].clone()
-                if self.variation.mate(a.genome, b.genome, rng):
-                    _invalidate(a)
+                a, b = self.population[int(i)].clone(), self.population[int(j)]
+                pair = self.variation.mate(a.genome, b.genome, rng)
+                if pair is not None:
+                    _invalidate(a, pair[0])
             elif draw < cx + mut:
                 a = self.population[int(rng.integers(len(self.population)))].clone()
-                if self.variation.mutate(a.genome, rng):
-                    _invalidate(a)
+                mutant = self.variation.mutate(a.genome, rng)
+                if mutant is not None:
+                    _invalidate(a, mutant)
             else:
                 a = self.population[int(rng.integers(len(self.population)))].clone()
             children.append(a)
@@ -267,8 +275,9 @@ class AgingEvolution(Strategy):
         for _ in range(self.config.num_offspring):
             sample = [self.population[int(i)] for i in rng.choice(len(self.population), size=size, replace=False)]
             child = max(sample, key=lambda ind: ind.fitness).clone()
-            if self.variation.mutate(child.genome, rng):
-                _invalidate(child)
+            mutant = self.variation.mutate(child.genome, rng)
+            if mutant is not None:
+                _invalidate(child, mutant)
             children.append(child)
         return children
 

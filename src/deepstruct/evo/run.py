@@ -94,6 +94,7 @@ class EvolutionRun:
         self.evaluations = 0
         self.cache: dict[str, tuple[dict[str, Any], int]] = {}
         self.on_generation: Callable[[EvolutionRun], None] | None = None
+        self._writer = files.BackgroundWriter()
 
     # -- construction ---------------------------------------------------------------------------------------
     @classmethod
@@ -218,6 +219,7 @@ class EvolutionRun:
                     if self.on_generation is not None:
                         self.on_generation(self)
         finally:
+            self._writer.wait()
             if bar is not None:
                 bar.close()
             if self._evaluator is None:
@@ -240,7 +242,8 @@ class EvolutionRun:
         }
 
     def save_checkpoint(self, *, finished: bool = False) -> None:
-        files.write_json_atomic(self.run_dir / files.CHECKPOINT, self.checkpoint(finished=finished))
+        """Write the checkpoint atomically, on a background thread (the next generation does not wait for it)."""
+        self._writer.submit(self.run_dir / files.CHECKPOINT, self.checkpoint(finished=finished))
 
     def load_checkpoint(self, data: dict[str, Any]) -> None:
         if not isinstance(data, dict) or data.get("schema") != CHECKPOINT_SCHEMA or data.get("version") != 1:
