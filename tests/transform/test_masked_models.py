@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from deepstruct.graph import CachedLayeredGraph
 from deepstruct.pruning import prune_by_magnitude, prune_random
 from deepstruct.sparse import MaskedDeepDAN, MaskedDeepFFN
-from deepstruct.transform import GraphTransform, extract_masked_dan
+from deepstruct.transform import GraphTransform, extract_masked_dan, strip_io
 
 
 def random_dag(seed: int, n: int, p: float) -> CachedLayeredGraph:
@@ -63,7 +63,8 @@ def test_dan_round_trip(seed: int, n: int, p: float, prune: float) -> None:
     assert set(pruned.edges) == reference_edges(model)
     assert {(u, v) for u, v in pruned.edges if u in structure and v in structure} == \
         set(model.generate_structure().edges)
-    rebuilt = pruned.subgraph(set(pruned.nodes) - inputs - outputs).copy()
+    rebuilt = strip_io(pruned)
+    assert set(rebuilt.nodes) == set(structure.nodes)
     again = GraphTransform().transform(MaskedDeepDAN(3, 2, rebuilt))
     assert {(u, v) for u, v in again.edges if u in structure and v in structure} == set(rebuilt.edges)
 

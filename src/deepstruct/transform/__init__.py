@@ -6,11 +6,11 @@ sample); a ``MaskedDeepDAN``'s neurons keep its structure's vertex ids; other ne
 """
 
 from deepstruct.transform.compact import CompactGraph, VertexBlock, save_graphml, save_json, to_json
-from deepstruct.transform.graph_transform import GraphTransform, UnsupportedOperationWarning
+from deepstruct.transform.graph_transform import GraphTransform, UnsupportedOperationWarning, strip_io
 from deepstruct.transform.masked import extract_masked_dan, extract_masked_ffn
 from deepstruct.transform.trace import TraceFailure
 
 __all__ = [
     "GraphTransform", "CompactGraph", "VertexBlock", "UnsupportedOperationWarning", "TraceFailure",
-    "extract_masked_dan", "extract_masked_ffn", "to_json", "save_json", "save_graphml",
+    "extract_masked_dan", "extract_masked_ffn", "to_json", "save_json", "save_graphml", "strip_io",
 ]

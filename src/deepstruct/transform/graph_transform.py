@@ -16,7 +16,7 @@ from deepstruct.transform.modules import module_graph
 from deepstruct.transform.neurons import neuron_graph
 from deepstruct.transform.trace import record
 
-__all__ = ["GraphTransform", "UnsupportedOperationWarning"]
+__all__ = ["GraphTransform", "UnsupportedOperationWarning", "strip_io"]
 
 
 class UnsupportedOperationWarning(UserWarning):
@@ -108,3 +108,18 @@ class GraphTransform:
     def transform(self, model: nn.Module) -> nx.DiGraph:
         """The graph as a networkx DAG (vertex attributes ``layer``, ``module``, ``neuron``, ``kind``)."""
         return self.extract(model).to_networkx(include_weights=self.include_weights)
+
+
+def strip_io(graph: nx.DiGraph) -> nx.DiGraph:
+    """A copy of an extracted graph without its input and output vertices (``module`` ``"input"``/``"output"``),
+    e.g. to build a new ``MaskedDeepDAN`` from a pruned model's structure.
+
+    Examples
+    --------
+    >>> from deepstruct.sparse import MaskedDeepDAN
+    >>> graph = GraphTransform().transform(MaskedDeepDAN(3, 2, nx.DiGraph([(0, 1), (0, 2)])))
+    >>> sorted(strip_io(graph).edges)
+    [(0, 1), (0, 2)]
+    """
+    keep = [v for v, m in graph.nodes(data="module") if m not in ("input", "output")]
+    return graph.subgraph(keep).copy()
