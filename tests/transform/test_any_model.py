@@ -98,6 +98,7 @@ def test_cnn_shapes_and_export(tmp_path) -> None:
     compact = GraphTransform(torch.randn(2, 1, 4, 4), include_weights=True).extract(model)
     assert [(b.name, b.count) for b in compact.blocks] == [("input", 16), ("0", 32), ("2", 8), ("4", 3),
                                                            ("output", 3)]
+    assert [b.kind for b in compact.blocks] == ["input", "conv", "pool", "linear", "output"]
     conv_edges = 2 * (3 + 4 + 3) ** 2  # 3x3 kernel, padding 1 on a 4x4 map: offsets -1, 0, 1 fit 3, 4, 3 times
     assert compact.num_edges == conv_edges + 32 + 24 + 9
     save_graphml(compact, tmp_path / "g.graphml")

@@ -31,7 +31,8 @@ class VertexBlock:
     name : str
         Module name (``"layers.0"``), operation name (``"add_1"``), ``"input"`` or ``"output"``.
     kind : str
-        What created the vertices (``"input"``, ``"linear"``, ``"conv2d"``, ``"add"``, ``"neuron"``, ...).
+        What created the vertices (``"linear"``, ``"conv"``, ``"pool"``, ``"add"``, ``"neuron"``, ...); the
+        model's interface is ``"input"`` and ``"output"`` (which ``MaskedDeepDAN`` leaves out of a structure).
     layer : int
         Position of the block in creation order (the input is 0); a ``MaskedDeepDAN`` uses its layers + 1.
     start, count : int

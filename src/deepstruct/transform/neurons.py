@@ -311,7 +311,7 @@ class _Builder:
         last = self.blocks[-1]
         if len(self.blocks) > 1 and flat.size == last.count and np.array_equal(flat, np.arange(last.start, self.n)):
             self.names.discard(last.name)
-            last.name, last.labels = "output", None
+            last.name, last.kind, last.labels = "output", "output", None
         else:
             y = self.new_block("output", "output", torch.Size([1, flat.size]))
             self.edges(conn._valid(flat, y.reshape(-1).numpy(), None))
