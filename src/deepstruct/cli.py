@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     evolve.add_argument("--no-progress", action="store_true", help="no progress bar")
     resume = sub.add_parser("resume", help="continue a run from its run directory")
     resume.add_argument("run_dir")
+    resume.add_argument("--evaluator", help="serial or ray (results do not depend on it)")
+    resume.add_argument("--workers", type=_positive)
+    resume.add_argument("--address")
     resume.add_argument("--no-progress", action="store_true")
     report = sub.add_parser("report", help="(re)write logbook.csv, best genomes and plots of a run")
     report.add_argument("run_dir")
@@ -129,7 +132,11 @@ def _finish(run: Any) -> int:
 def _resume(args: argparse.Namespace) -> int:
     from deepstruct.evo.run import EvolutionRun
 
-    return _finish(EvolutionRun.resume(args.run_dir, progress=not args.no_progress).run())
+    overrides = {f"evaluator.{name}": getattr(args, key) for key, name in
+                 (("evaluator", "kind"), ("workers", "workers"), ("address", "address"))
+                 if getattr(args, key) is not None}
+    return _finish(EvolutionRun.resume(args.run_dir, evaluator_overrides=overrides,
+                                       progress=not args.no_progress).run())
 
 
 def _report(args: argparse.Namespace) -> int:

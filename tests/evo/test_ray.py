@@ -69,3 +69,30 @@ def test_a_killed_worker_loses_nothing(ray_session: Any, tmp_path: Path) -> None
     assert [i.to_dict() for i in run.strategy.population] == [i.to_dict() for i in whole.strategy.population]
     assert all(i.reason is None for i in run.strategy.population)
     assert run.evaluations == whole.evaluations
+
+
+def _hang(genome: dict[str, Any], seed: int, data: dict[str, Any], training: dict[str, Any]) -> dict[str, Any]:
+    import time
+
+    time.sleep(60)
+    raise AssertionError("unreachable")
+
+
+def _always_die(genome: dict[str, Any], seed: int, data: dict[str, Any], training: dict[str, Any]) -> dict[str, Any]:
+    os.kill(os.getpid(), signal.SIGKILL)
+    raise AssertionError("unreachable")
+
+
+def test_hung_and_always_dying_tasks_become_penalties(ray_session: Any) -> None:
+    import cloudpickle
+
+    import tests.evo.test_ray as this
+
+    cloudpickle.register_pickle_by_value(this)
+    training = tiny_config().to_dict()["training"]
+    data = {"x": np.zeros((2, 2), dtype=np.float32)}
+    hung = RayEvaluator(data, training, _hang, hard_deadline_s=1.0).evaluate(_jobs(1))
+    dead = RayEvaluator(data, training, _always_die, max_retries=1).evaluate(_jobs(1))
+    (h,), (d,) = hung.values(), dead.values()
+    assert h["values"] == [0.0] and h["reason"].startswith("deadline")
+    assert d["values"] == [0.0] and "worker failed after 1 retries" in d["reason"]

@@ -108,7 +108,8 @@ class RayEvaluator(Evaluator):
         deadline = float(training.get("deadline_s", 120.0))
         self.hard_deadline_s = hard_deadline_s if hard_deadline_s is not None else 1.5 * deadline + 30.0
         self._task = ray.remote(num_cpus=1, max_retries=max_retries)(_remote_evaluate)
-        self._data_ref = ray.put(data)
+        self._data_ref = ray.put(data)  # once; workers read it zero-copy from the object store
+        self._training_ref = ray.put(training)
         self._fn_ref = ray.put(fn)
 
     def evaluate(self, jobs: Sequence[Job], on_result: ResultCallback | None = None) -> dict[str, dict[str, Any]]:
@@ -125,7 +126,7 @@ class RayEvaluator(Evaluator):
         while pending or running:
             while pending and len(running) < self.capacity:
                 key, genome, seed = pending.pop()
-                ref = self._task.remote(self._fn_ref, self._data_ref, self.training, genome, int(seed))
+                ref = self._task.remote(self._fn_ref, self._data_ref, self._training_ref, genome, int(seed))
                 running[ref] = (key, time.monotonic())
             done, _ = ray.wait(list(running), num_returns=1, timeout=1.0)
             for ref in done:

@@ -98,12 +98,22 @@ class EvolutionRun:
 
     # -- construction ---------------------------------------------------------------------------------------
     @classmethod
-    def resume(cls, run_dir: str | Path, **kwargs: Any) -> EvolutionRun:
-        """The run saved in ``run_dir``, at its last checkpoint, with the journalled evaluations cached."""
+    def resume(cls, run_dir: str | Path, *, evaluator_overrides: dict[str, Any] | None = None,
+               **kwargs: Any) -> EvolutionRun:
+        """The run saved in ``run_dir``, at its last checkpoint, with the journalled evaluations cached.
+
+        ``evaluator_overrides`` (``{"evaluator.kind": "serial"}``, workers, address) change only where the rest
+        runs: results do not depend on the evaluator.
+        """
         run_dir = Path(run_dir)
         if not (run_dir / files.CONFIG).is_file():
             raise ConfigError(f"{run_dir} is not a run directory (no {files.CONFIG})")
-        run = cls(RunConfig.from_dict(files.read_json(run_dir / files.CONFIG)), run_dir, **kwargs)
+        config = RunConfig.from_dict(files.read_json(run_dir / files.CONFIG))
+        if evaluator_overrides:
+            if any(not key.startswith("evaluator.") for key in evaluator_overrides):
+                raise ConfigError("resume may only change evaluator.* fields")
+            config = config.override(evaluator_overrides)
+        run = cls(config, run_dir, **kwargs)
         if (run_dir / files.CHECKPOINT).is_file():
             run.load_checkpoint(files.read_json(run_dir / files.CHECKPOINT))
         return run
