@@ -125,3 +125,20 @@ def test_extraction_leaves_the_model_unchanged(make) -> None:
 def test_input_size_mismatch() -> None:
     with pytest.raises(ValueError, match="features per sample"):
         GraphTransform(torch.randn(1, 7)).transform(MaskedDeepFFN(5, 2, [3]))
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000), widths=st.lists(st.integers(1, 6), min_size=1, max_size=3),
+       prune=st.floats(0, 0.95), layer_norm=st.booleans())
+def test_ffn_mask_reading_agrees_with_tracing(seed: int, widths: list[int], prune: float, layer_norm: bool) -> None:
+    """The vectorised mask reader and the traced forward pass give the same graph, vertex ids included."""
+    from deepstruct.transform.neurons import neuron_graph
+    from deepstruct.transform.trace import record
+
+    model = MaskedDeepFFN((2, 3), 4, widths, use_layer_norm=layer_norm, generator=torch.Generator().manual_seed(seed))
+    prune_random(model, prune, generator=np.random.default_rng(seed), scope="global")
+    x = torch.randn(2, 2, 3)
+    read = GraphTransform(x).transform(model)
+    traced = neuron_graph(record(model, x)).to_networkx()
+    assert set(read.nodes) == set(traced.nodes)
+    assert set(read.edges) == set(traced.edges)
