@@ -107,8 +107,6 @@ def extract_masked_dan(model: MaskedDeepDAN, *, include_weights: bool = False,
     for t in range(1, model.num_layers):
         columns = np.concatenate([span(j) for j in model.feeding[t]])
         filler.add(patterns[t], columns, blocks[t + 1].start, layers[t].weight)
-    columns = np.concatenate([span(j) for j in model.output_feeding])
-    if model._gather_sinks:
-        columns = columns[model.sink_positions.cpu().numpy()]
+    columns = np.concatenate([span(j) for j in model.output_feeding])[model.sink_positions.cpu().numpy()]
     filler.add(patterns[-1], columns, blocks[-1].start, model.output.weight)
     return CompactGraph(filler.sources, filler.targets, blocks, filler.weights)
