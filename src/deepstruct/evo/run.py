@@ -174,6 +174,11 @@ class EvolutionRun:
             seconds = result.pop("seconds", None)
             journal.append({"gen": gen, "key": key, "seed": jobs[key][2], "seconds": seconds, "result": result})
             self.cache[key] = (result, gen)
+            done.append(key)
+            if bar is not None:
+                bar.set_postfix_str(f"gen {gen}: {len(done)}/{len(jobs)} evaluated, {len(todo) - len(jobs)} cached")
+
+        done: list[str] = []
 
         evaluator.evaluate(list(jobs.values()), arrived)
         for ind in todo:

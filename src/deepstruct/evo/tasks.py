@@ -129,7 +129,7 @@ TASKS: dict[str, TaskLoader] = {"digits": _digits, "mnist1d": _mnist1d, "fashion
 
 def register_task(name: str, loader: TaskLoader) -> None:
     """Make ``loader(task_config, seed) -> Task`` available as ``task.name = name``."""
-    TASKS[name] = loader
+    globals()["TASKS"][name] = loader
 
 
 def _user_task(spec: str, config: TaskConfig, seed: int) -> Task:
@@ -148,8 +148,9 @@ def _user_task(spec: str, config: TaskConfig, seed: int) -> Task:
 
 def load_task(config: TaskConfig, *, seed: int = 0) -> Task:
     """The task named by ``config.name`` (a registered name or ``module:function``)."""
-    if config.name in TASKS:
-        return TASKS[config.name](config, seed)
+    registry = globals()["TASKS"]
+    if config.name in registry:
+        return registry[config.name](config, seed)
     if ":" in config.name:
         return _user_task(config.name, config, seed)
-    raise ConfigError(f"task.name must be one of {', '.join(TASKS)} or module:function; got {config.name!r}")
+    raise ConfigError(f"task.name must be one of {', '.join(registry)} or module:function; got {config.name!r}")
