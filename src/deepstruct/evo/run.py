@@ -199,6 +199,8 @@ class EvolutionRun:
 
     def _prepare_dir(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        for stale in self.run_dir.glob(".*.tmp"):  # a checkpoint write cut short by a kill
+            stale.unlink(missing_ok=True)
         config_file = self.run_dir / files.CONFIG
         if not config_file.exists():
             files.write_json_atomic(config_file, self.config.to_dict())
