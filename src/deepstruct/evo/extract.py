@@ -35,14 +35,16 @@ def extract_model_file(model_file: str | Path, out: str | Path | None = None) ->
     genome = Genome.from_dict(json.loads(saved["genome"]))
     model = _adapters.decode(genome, load_weights=False)
     model.load_state_dict(saved["state_dict"])
+    graph, how = None, "the masks"
     try:
         from deepstruct.transform import GraphTransform  # type: ignore[attr-defined]
 
         graph = GraphTransform(torch.zeros(1, genome.num_inputs)).transform(model)
         how = "GraphTransform"
-    except ImportError:
+    except Exception:  # noqa: BLE001 - no (working) GraphTransform: the masks give the exact structure anyway
+        graph = None
+    if graph is None:
         graph = nx.DiGraph(model.generate_structure(include_weights=True))
-        how = "the masks"
     stem = Path(out) if out else path.with_suffix("")
     stem.parent.mkdir(parents=True, exist_ok=True)
     graph_file = stem.with_name(stem.name + ".graphml")

@@ -97,7 +97,14 @@ def evaluate_genome(genome: dict[str, Any], seed: int, data: dict[str, np.ndarra
     -------
     dict
         ``values`` (one float per objective), ``reason`` (``None`` or why it got a penalty), ``genome`` (the
-        re-encoded genome dict in Lamarckian mode, else ``None``) and ``stats`` (accuracies, sizes, seconds).
+        re-encoded genome dict in Lamarckian mode, else ``None``), ``stats`` and ``seconds``.
+
+    Notes
+    -----
+    ``stats`` (after pruning, if any): ``accuracy`` and ``loss`` on the validation split (the fitness),
+    ``test_accuracy``, ``trained_accuracy`` (validation, before pruning), ``params`` (set connections of every
+    masked layer, input and output layers included, plus biases), ``edges`` (hidden-to-hidden connections),
+    ``vertices``, ``depth`` (layers) and ``density`` (set fraction of the masked matrices).
     """
     settings = {k: v for k, v in training.items() if k not in ("max_vertices", "max_edges")}
     config = TrainingConfig(**settings)
