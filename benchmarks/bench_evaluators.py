@@ -133,14 +133,15 @@ def main() -> None:
     print(f"  CPU time (all threads):  {cpu_o * 1000:.2f} ms per individual = {cpu_o / 0.040:.1%} of 40 ms")
     print(f"  wall time:               {wall_o * 1000:.2f} ms per individual = {wall_o / 0.040:.1%} of 40 ms")
 
-    evaluator = RayEvaluator(data, training, fixed_40ms, workers=2)
-    evaluator.evaluate(jobs(2, seed=98))
-    batch40 = jobs(100, seed=7)
-    seconds = timed(evaluator, batch40)
+    batch40 = jobs(60, seed=7)
+    serial40 = timed(SerialEvaluator(data, training, fixed_40ms), batch40)
+    evaluator = RayEvaluator(data, training, fixed_40ms, workers=1)
+    evaluator.evaluate(jobs(1, seed=98))
+    ray40 = timed(evaluator, batch40)
     evaluator.close()
-    ray_overhead = seconds / (len(batch40) / 2) - 0.040
-    print(f"ray dispatch overhead (100 tasks of 40 ms on 2 workers): {ray_overhead * 1000:.2f} ms per task "
-          f"= {ray_overhead / 0.040:.1%} of 40 ms")
+    dispatch = (ray40 - serial40) / len(batch40)
+    print(f"ray dispatch overhead ({len(batch40)} tasks of 40 ms CPU, 1 worker against serial): "
+          f"{dispatch * 1000:.2f} ms per task = {dispatch / 0.040:.1%} of 40 ms")
     del ray
 
 
