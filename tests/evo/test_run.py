@@ -117,3 +117,20 @@ def test_a_sigkilled_run_resumes_to_the_uninterrupted_result(tmp_path: Path) -> 
     assert main(["evolve", *args, "--out", str(tmp_path / "whole")]) == 0
     killed, whole = _final(tmp_path / "killed"), _final(tmp_path / "whole")
     assert killed == whole and killed["finished"]
+
+
+def test_a_run_directory_is_locked_while_it_runs(tmp_path: Path) -> None:
+    from deepstruct.evo.config import ConfigError
+
+    run = EvolutionRun(tiny_config(**{"algorithm.generations": 1}), tmp_path / "run")
+    seen: list[str] = []
+
+    def second_process(current: EvolutionRun) -> None:
+        if not seen:
+            with pytest.raises(ConfigError, match="in use") as info:
+                EvolutionRun.resume(current.run_dir).run(report=False)
+            seen.append(str(info.value))
+
+    run.on_generation = second_process
+    run.run(report=False)
+    assert seen

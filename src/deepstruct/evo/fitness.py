@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import time
 import traceback
+import warnings
 from typing import Any
 
 import numpy as np
@@ -140,7 +141,9 @@ def train_genome(genome: dict[str, Any], seed: int, data: dict[str, np.ndarray],
     parent = Genome.from_dict(genome, limits=limits)
     generator = torch.Generator().manual_seed(int(seed))
     model = _adapters.decode(parent, generator=generator, load_weights=config.mode == "lamarckian")
-    tensors = {k: torch.from_numpy(np.asarray(v)) for k, v in data.items()}
+    with warnings.catch_warnings():  # Ray's object store hands out read-only arrays; they are only ever read
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        tensors = {k: torch.from_numpy(np.asarray(v)) for k, v in data.items()}
     _train(model, tensors["x_train"], tensors["y_train"], config, seed, started + config.deadline_s)
     stats: dict[str, Any] = {}
     stats["trained_accuracy"], _ = _accuracy_and_loss(model, tensors["x_val"], tensors["y_val"])

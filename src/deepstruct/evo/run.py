@@ -212,6 +212,13 @@ class EvolutionRun:
     def run(self, *, report: bool = True) -> EvolutionRun:
         """Evolve until ``algorithm.generations`` generations after the initial one are done."""
         self._prepare_dir()
+        lock = _lock(self.run_dir)
+        try:
+            return self._run(report)
+        finally:
+            lock.close()
+
+    def _run(self, report: bool) -> EvolutionRun:
         total = self.config.algorithm.generations
         evaluator = self._evaluator or self.make_evaluator()
         bar = _progress(total + 1, self.generation + 1, self.progress)
@@ -273,6 +280,19 @@ class EvolutionRun:
                                                  for d in data["hall_of_fame"]])
         for record in data["logbook"]:
             self.logbook.record(**record)
+
+
+def _lock(run_dir: Path) -> Any:
+    """An exclusive lock on the run directory (released when the returned file is closed)."""
+    import fcntl
+
+    handle = open(run_dir / ".lock", "w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise ConfigError(f"{run_dir} is in use by another deepstruct process") from None
+    return handle
 
 
 def _progress(total: int, done: int, enabled: bool) -> Any:
