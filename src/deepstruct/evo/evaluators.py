@@ -81,7 +81,8 @@ class RayEvaluator(Evaluator):
     max_retries : int
         Retries of a task whose worker died (segfault, OOM kill, killed process).
     hard_deadline_s : float
-        A task running longer than this is cancelled (its worker killed) and gets a penalty.
+        A task not done this long after its submission is cancelled (its worker killed) and gets a penalty
+        (default: twice ``training.deadline_s`` plus 30 s; at most two tasks per CPU are in flight).
     """
 
     def __init__(self, data: dict[str, np.ndarray], training: dict[str, Any], fn: FitnessFunction = evaluate_genome,
@@ -103,10 +104,12 @@ class RayEvaluator(Evaluator):
                          configure_logging=True)
             self._owns_ray = True
             self.startup_s = time.perf_counter() - started
-        self.capacity = max(1, int(ray.available_resources().get("CPU", workers) or workers))
+        total_cpus = int(ray.cluster_resources().get("CPU", 0) or 0)
+        self.capacity = max(1, workers if self._owns_ray and not address else total_cpus or workers)
         self.max_retries = max_retries
         deadline = float(training.get("deadline_s", 120.0))
-        self.hard_deadline_s = hard_deadline_s if hard_deadline_s is not None else 1.5 * deadline + 30.0
+        # measured from submission, and a task may wait behind one other (each ends by its own deadline)
+        self.hard_deadline_s = hard_deadline_s if hard_deadline_s is not None else 2.0 * deadline + 30.0
         self._task = ray.remote(num_cpus=1, max_retries=max_retries)(_remote_evaluate)
         self._data_ref = ray.put(data)  # once; workers read it zero-copy from the object store
         self._training_ref = ray.put(training)
@@ -124,7 +127,7 @@ class RayEvaluator(Evaluator):
                 on_result(key, result)
 
         while pending or running:
-            while pending and len(running) < self.capacity:
+            while pending and len(running) < 2 * self.capacity:  # one queued per CPU hides the dispatch latency
                 key, genome, seed = pending.pop()
                 ref = self._task.remote(self._fn_ref, self._data_ref, self._training_ref, genome, int(seed))
                 running[ref] = (key, time.monotonic())
