@@ -98,9 +98,9 @@ class RayEvaluator(Evaluator):
             started = time.perf_counter()
             address = address or os.environ.get("RAY_ADDRESS", "")
             if address:
-                ray.init(address=address, log_to_driver=False, logging_level="WARNING")
+                ray.init(address=address, log_to_driver=False, logging_level="ERROR")
             else:
-                ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, logging_level="WARNING",
+                ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
                          configure_logging=True)
             self._owns_ray = True
             self.startup_s = time.perf_counter() - started
