@@ -141,6 +141,9 @@ def _graphml(body: str, graph_attrs: str = 'edgedefault="directed"') -> str:
     (_graphml('<node id="0"><data key="nokey">1</data></node>'), "undeclared key"),
     (_graphml('<node id="0"/>').replace('<data key="g_next_id">100</data>', ""), "next_id"),
     (_graphml('<node id="0"/><edge source="0" target="9"/>'), "missing vertex"),
+    (_graphml('<node id="0"><node id="1"/><data key="v_bias">1</data></node>'), "<node> inside a <node>"),
+    (_graphml('<node id="0"/>').replace("<graph ", '<node id="7"><data key="v_bias">1</data></node><graph '),
+     "<node> inside a <graphml>"),
 ])
 def test_corrupt_and_hostile_graphml_is_rejected(tmp_path, text, message):
     path = tmp_path / "g.graphml"

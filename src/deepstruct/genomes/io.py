@@ -193,12 +193,14 @@ class _GraphMLReader:
                 raise GenomeError("a genome GraphML file holds exactly one graph")
             if attrs.get("edgedefault", "directed") != "directed":
                 raise GenomeError("a genome GraphML graph must be directed (edgedefault='directed')")
-        elif tag == "node" and parent == "graph":
+        elif tag in ("node", "edge") and parent != "graph":
+            raise GenomeError(f"GraphML <{tag}> inside a <{parent}>: vertices and edges belong in the <graph>")
+        elif tag == "node":
             if len(self.vertices) >= self.limits.max_vertices:
                 raise GenomeError(f"GraphML has more than {self.limits.max_vertices} vertices (the limit)")
             self.current = {"id": _parse_int(attrs.get("id", ""), "node id")}
             self.vertices.append(self.current)
-        elif tag == "edge" and parent == "graph":
+        elif tag == "edge":
             if len(self.edges) >= self.limits.max_edges:
                 raise GenomeError(f"GraphML has more than {self.limits.max_edges} edges (the limit)")
             if attrs.get("directed", "true") != "true":
