@@ -132,3 +132,13 @@ def test_bad_sizes_are_errors():
         MaskedDeepDAN(3, 0, nx.DiGraph([(0, 1)]))
     with pytest.raises(ValueError, match="size_input"):
         MaskedDeepDAN(-3, 2, nx.DiGraph([(0, 1)]))
+
+
+@given(random_dags(max_vertices=10), st.integers(0, 2**31))
+@settings(max_examples=20, deadline=None)
+def test_the_generator_is_the_only_randomness_of_the_initial_weights(dag, seed):
+    state = torch.random.get_rng_state()
+    a = MaskedDeepDAN(4, 3, dag, generator=torch.Generator().manual_seed(seed))
+    assert torch.equal(torch.random.get_rng_state(), state), "the global torch generator was used"
+    b = MaskedDeepDAN(4, 3, dag, generator=torch.Generator().manual_seed(seed))
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))

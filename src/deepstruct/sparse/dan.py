@@ -91,7 +91,7 @@ class MaskedDeepDAN(MaskableModule):
         offsets = [{v: i for i, v in enumerate(vs)} for vs in self.layer_vertices]
         layer_of = graph.layer_index()
 
-        modules = [MaskedLinearLayer(self.size_input, len(self.layer_vertices[0]))]
+        modules = [MaskedLinearLayer(self.size_input, len(self.layer_vertices[0]), generator=generator)]
         self._column_vertices: list[np.ndarray] = [np.empty(0, dtype=object)]
         for t in graph.layers[1:]:
             start = {}
@@ -106,7 +106,7 @@ class MaskedDeepDAN(MaskableModule):
                     rows.append(offsets[t][v])
                     cols.append(start[layer_of[u]] + offsets[layer_of[u]][u])
             mask[rows, cols] = True
-            modules.append(MaskedLinearLayer(len(columns), len(self.layer_vertices[t]), mask=mask))
+            modules.append(MaskedLinearLayer(len(columns), len(self.layer_vertices[t]), mask=mask, generator=generator))
             self._column_vertices.append(_object_array(columns))
         self.layers = nn.ModuleList(modules)
         self._row_vertices = [_object_array(vs) for vs in self.layer_vertices]
@@ -119,11 +119,10 @@ class MaskedDeepDAN(MaskableModule):
             start += len(self.layer_vertices[j])
         self._gather_sinks = len(positions) != start
         self.register_buffer("sink_positions", torch.tensor(positions, dtype=torch.long), persistent=False)
-        self.output = MaskedLinearLayer(len(self.sinks), self.size_output)
+        self.output = MaskedLinearLayer(len(self.sinks), self.size_output, generator=generator)
 
         self.norms = nn.ModuleList(nn.LayerNorm(len(vs)) for vs in self.layer_vertices) if use_layer_norm else None
         self.activation = activation()
-        self.reset_parameters(generator=generator)
 
     def reset_parameters(self, *, generator: torch.Generator | None = None) -> None:
         """Re-initialise every weight by its neuron's real fan-in (masks are kept)."""
