@@ -137,3 +137,19 @@ def test_encode_after_random_pruning_keeps_exactly_the_vertices_on_input_output_
     assert all(back.graph.nodes[v] == genome.graph.nodes[v] for v in back.vertices)
     import deepstruct.genomes as genomes_package
     assert genomes_package.encode is encode
+
+
+@pytest.mark.parametrize("kind", ["dan", "ffn", "cell"])
+def test_the_generator_is_the_only_randomness_of_decode(kind):
+    genome = init_random_layered(3, 2, 6, rng=np.random.default_rng(0), num_layers=2)
+    if kind == "cell":
+        for v in genome.vertices:
+            genome.graph.nodes[v]["op"] = "conv3x3"
+    state = torch.random.get_rng_state()
+    a = decode(genome, kind=kind, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(torch.random.get_rng_state(), state), "the global torch generator was used"
+    b = decode(genome, kind=kind, generator=torch.Generator().manual_seed(5))
+    c = decode(genome, kind=kind, generator=torch.Generator().manual_seed(6))
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
+    assert not all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), c.state_dict().values(),
+                                                     strict=True))

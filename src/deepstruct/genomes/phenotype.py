@@ -190,7 +190,7 @@ def _decode_ffn(genome: Genome, activation: str, use_layer_norm: bool, generator
     return model
 
 
-def _decode_cell(genome: Genome, cell_channels: int) -> DeepCellDAN:
+def _decode_cell(genome: Genome, cell_channels: int, generator: torch.Generator | None) -> DeepCellDAN:
     attributes = _attributes(genome, "relu")
     structure = CachedLayeredGraph.from_graph(genome.graph)
     expected = [v for t in structure.layers for v in structure.get_vertices(t)]
@@ -202,7 +202,14 @@ def _decode_cell(genome: Genome, cell_channels: int) -> DeepCellDAN:
         op = attributes.get(v, {}).get("op", "conv3x3")
         return OPERATIONS[op](input_channel_size if is_input else in_degree * cell_channels)
 
-    model = DeepCellDAN(genome.num_outputs, genome.num_inputs, construct, structure, cell_channels=cell_channels)
+    if generator is None:
+        model = DeepCellDAN(genome.num_outputs, genome.num_inputs, construct, structure, cell_channels=cell_channels)
+    else:  # torch's modules draw from the global generator: seed a forked copy of it from ``generator``
+        seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = DeepCellDAN(genome.num_outputs, genome.num_inputs, construct, structure,
+                                cell_channels=cell_channels)
     if list(model.order) != expected:  # the cells were built in another order than assumed
         raise GenomeError("internal error: DeepCellDAN built its cells in an unexpected vertex order")
     model.genome_info = GenomeInfo(genome.num_inputs, genome.num_outputs, genome.next_id,  # type: ignore
@@ -222,7 +229,8 @@ def decode(genome: Genome, *, kind: Kind = "dan", generator: torch.Generator | N
         The model family; ``"auto"`` takes ``"cell"`` if any vertex has an ``op``, else ``"ffn"`` if the genome
         is layered, else ``"dan"``.
     generator : torch.Generator, optional
-        Randomness for the initial weights.
+        The only randomness of the initial weights; without it they come from torch's global generator, as
+        for any torch module.
     load_weights : bool
         Load the genome's inherited edge weights and vertex biases (where present).
     activation : str
@@ -244,7 +252,7 @@ def decode(genome: Genome, *, kind: Kind = "dan", generator: torch.Generator | N
         else:
             kind = "ffn" if is_layered(genome) and _uniform_activation(genome, activation) else "dan"
     if kind == "cell":
-        return _decode_cell(genome, 1)
+        return _decode_cell(genome, 1, generator)
     if kind == "ffn":
         if not _uniform_activation(genome, activation):
             raise GenomeError("the genome mixes activations, which an FFN cannot: decode it with kind='dan'")
