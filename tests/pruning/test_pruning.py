@@ -15,6 +15,7 @@ from deepstruct.pruning import (
     masks_of,
     prune_by_magnitude,
     prune_random,
+    rewind_weights,
     snapshot_weights,
 )
 from deepstruct.sparse import MaskedDeepFFN, MaskedLinearLayer
@@ -143,3 +144,15 @@ def test_iterative_bad_arguments() -> None:
         iterative_magnitude_pruning(ffn(), lambda m: 0, rounds=1, control="random")
     with pytest.raises(ValueError, match="rounds"):
         iterative_magnitude_pruning(ffn(), lambda m: 0, rounds=-1)
+
+
+def test_rewinding_to_a_state_dict_never_revives_pruned_weights() -> None:
+    model = ffn()
+    initial = {k: v.clone() for k, v in model.state_dict().items()}  # masks included
+    history = iterative_magnitude_pruning(model, lambda m: None, rounds=2, rate=0.5, initial=initial)
+    assert history[0].density > history[1].density > history[2].density
+    prune_by_magnitude(model, 0.5)
+    pruned = masks_of(model)
+    rewind_weights(model, initial)
+    assert all(torch.equal(pruned[name], mask) for name, mask in masks_of(model).items())
+    assert torch.equal(model.layers[0].weight, initial["layers.0.weight"])

@@ -38,14 +38,17 @@ def snapshot_weights(model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def rewind_weights(model: nn.Module, snapshot: dict[str, torch.Tensor]) -> None:
-    """Copy ``snapshot`` (from :func:`snapshot_weights`) back into ``model``, keeping its current masks."""
+    """Copy ``snapshot`` (from :func:`snapshot_weights`, or a ``state_dict``) back into ``model``, keeping its
+    current masks: masks in the snapshot are ignored, so a rewind never revives a pruned weight."""
     state = model.state_dict()
     missing = [k for k in snapshot if k not in state]
     if missing:
         raise ValueError(f"snapshot has entries the model lacks: {missing[:5]}")
+    masks = _mask_keys(model)
     with torch.no_grad():
         for k, v in snapshot.items():
-            state[k].copy_(v)
+            if k not in masks:
+                state[k].copy_(v)
 
 
 def masks_of(model: nn.Module) -> dict[str, torch.Tensor]:
