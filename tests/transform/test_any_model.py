@@ -83,6 +83,29 @@ def test_model_unchanged_in_training_mode() -> None:
     assert all(m.training for m in model.modules())
 
 
+class FunctionalNorm(nn.Module):
+    """Reads ``self.training`` in ``forward``: torch.fx bakes that flag into the traced graph."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = nn.Linear(4, 3)
+        self.register_buffer("mean", torch.zeros(3))
+        self.register_buffer("var", torch.ones(3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.lin(x).unsqueeze(-1) * torch.arange(1.0, 6.0)
+        return F.batch_norm(h, self.mean, self.var, training=self.training).flatten(1)
+
+
+def test_functional_training_flags_are_traced_in_eval_mode() -> None:
+    model = FunctionalNorm().train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    assert record_fx(model, torch.randn(1, 4)).frontend == "fx"
+    GraphTransform(torch.randn(1, 4)).transform(model)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert model.training
+
+
 def test_masked_layers_in_any_model_use_their_masks() -> None:
     layer = MaskedLinearLayer(5, 3)
     layer.mask[0, 1:] = False

@@ -88,10 +88,9 @@ class _Tracer(fx.Tracer):
 
 
 class _Recorder(fx.Interpreter):
-    def __init__(self, module: fx.GraphModule, node_names: dict[str, str]) -> None:
+    def __init__(self, module: fx.GraphModule) -> None:
         super().__init__(module)
         self.calls: list[Call] = []
-        self.node_names = node_names
         self.seen: dict[str, int] = {}
 
     def run_node(self, n: fx.Node) -> Any:
@@ -123,13 +122,12 @@ class _Recorder(fx.Interpreter):
 def record_fx(model: nn.Module, random_input: torch.Tensor, *, leaf_types: tuple[type, ...] = ()) -> Recording:
     """Trace ``model`` with ``torch.fx`` and record one run on the first sample of ``random_input``."""
     x = _one_sample(random_input)
-    graph = _Tracer(leaf_types).trace(model)
-    placeholders = [n for n in graph.nodes if n.op == "placeholder"]
-    if len(placeholders) != 1:
-        raise TraceFailure(f"the model's forward takes {len(placeholders)} inputs; extraction needs exactly one")
-    gm = fx.GraphModule(model, graph)
-    rec = _Recorder(gm, {})
-    with _frozen(model):
+    with _frozen(model):  # traced in eval mode: a forward that reads ``self.training`` is traced as evaluated
+        graph = _Tracer(leaf_types).trace(model)
+        placeholders = [n for n in graph.nodes if n.op == "placeholder"]
+        if len(placeholders) != 1:
+            raise TraceFailure(f"the model's forward takes {len(placeholders)} inputs; extraction needs exactly one")
+        rec = _Recorder(fx.GraphModule(model, graph))
         out = rec.run(x)
     return Recording(x, rec.calls, out, "fx")
 
