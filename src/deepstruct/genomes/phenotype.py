@@ -16,6 +16,7 @@ every edge and vertex or on none, and are float32 numbers (torch stores weights 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -88,24 +89,6 @@ class VertexActivationDAN(MaskedDeepDAN):
             idx = getattr(self, buffer)
             out[:, idx] = self.activation_modules[name](z.index_select(1, idx))
         return out
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        ys: list[torch.Tensor] = []
-        for t, layer in enumerate(self.layers):
-            feeding = self.feeding[t]
-            if t == 0:
-                inp = x.reshape(x.shape[0], -1)
-            else:
-                inp = ys[feeding[0]] if len(feeding) == 1 else torch.cat([ys[j] for j in feeding], dim=1)
-            z = layer(inp)
-            if self.norms is not None:
-                z = self.norms[t](z)
-            ys.append(self._activate(t, z))
-        out_in = ys[self.output_feeding[0]] if len(self.output_feeding) == 1 else torch.cat(
-            [ys[j] for j in self.output_feeding], dim=1)
-        if self._gather_sinks:
-            out_in = out_in.index_select(1, self.sink_positions)
-        return self.output(out_in)
 
 
 def is_layered(genome: Genome) -> bool:
@@ -281,26 +264,23 @@ def _uniform_activation(genome: Genome, default: str) -> str | None:
     return names.pop() if len(names) == 1 else None
 
 
+def _reachable(adjacency: Mapping[int, Mapping[int, Any]], start: list[int]) -> set[int]:
+    seen: set[int] = set(start)
+    stack = list(start)
+    while stack:
+        for w in adjacency[stack.pop()]:
+            if w not in seen:
+                seen.add(w)
+                stack.append(w)
+    return seen
+
+
 def _alive(vertices: list[int], edges: list[tuple[int, int]], live_sources: list[int],
            live_sinks: list[int]) -> set[int]:
     graph = nx.DiGraph()
     graph.add_nodes_from(vertices)
     graph.add_edges_from(edges)
-    forward: set[int] = set(live_sources)
-    stack = list(live_sources)
-    while stack:
-        for w in graph._succ[stack.pop()]:
-            if w not in forward:
-                forward.add(w)
-                stack.append(w)
-    backward: set[int] = set(live_sinks)
-    stack = list(live_sinks)
-    while stack:
-        for u in graph._pred[stack.pop()]:
-            if u not in backward:
-                backward.add(u)
-                stack.append(u)
-    return forward & backward
+    return _reachable(graph._succ, live_sources) & _reachable(graph._pred, live_sinks)
 
 
 def encode(model: nn.Module, *, num_inputs: int | None = None, include_weights: bool = False,

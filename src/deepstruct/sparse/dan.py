@@ -133,6 +133,10 @@ class MaskedDeepDAN(MaskableModule):
     def num_layers(self) -> int:
         return len(self.layer_vertices)
 
+    def _activate(self, t: int, z: torch.Tensor) -> torch.Tensor:
+        """σ of layer ``t``'s pre-activations ``z`` (one activation for all vertices; subclasses may vary it)."""
+        return self.activation(z)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = x.reshape(x.shape[0], -1)
         ys: list[torch.Tensor] = []
@@ -147,7 +151,7 @@ class MaskedDeepDAN(MaskableModule):
             z = layer(inp)
             if self.norms is not None:
                 z = self.norms[t](z)
-            ys.append(self.activation(z))
+            ys.append(self._activate(t, z))
         out_in = ys[self.output_feeding[0]] if len(self.output_feeding) == 1 else torch.cat(
             [ys[j] for j in self.output_feeding], dim=1)
         if self._gather_sinks:
