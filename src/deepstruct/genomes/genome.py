@@ -10,8 +10,10 @@ from typing import Any
 
 import networkx as nx
 
+from deepstruct.graph.layering import find_cycle_message
+
 __all__ = ["Genome", "GenomeLimits", "GenomeError", "SCHEMA_VERSION", "ACTIVATION_NAMES", "OPERATION_NAMES",
-           "copy_graph"]
+           "copy_graph", "attribute_problem"]
 
 SCHEMA_VERSION = 1
 VERTEX_ATTRIBUTES = ("activation", "op", "bias")
@@ -192,9 +194,7 @@ class Genome:
         if loops:
             raise GenomeError(f"the genome has a self-loop at vertex {loops[0][0]}")
         if not nx.is_directed_acyclic_graph(g):
-            cycle = nx.find_cycle(g)
-            path = " -> ".join(str(e[0]) for e in cycle) + f" -> {cycle[0][0]}"
-            raise GenomeError(f"the genome has a cycle: {path}")
+            raise GenomeError(f"the genome has a cycle: {find_cycle_message(g)}")
         for v, d in g.nodes(data=True):
             for key, value in d.items():
                 _check_attribute("vertex", v, key, value)
@@ -279,12 +279,20 @@ class Genome:
         return genome.validate()
 
 
-def _check_attribute(kind: str, where: Any, key: str, value: Any) -> None:
+def attribute_problem(kind: str, key: str, value: Any) -> str | None:
+    """Why ``key=value`` is not a valid ``kind`` (``"vertex"`` or ``"edge"``) attribute, or None when it is."""
     allowed = VERTEX_ATTRIBUTES if kind == "vertex" else EDGE_ATTRIBUTES
     if key not in allowed:
-        raise GenomeError(f"{kind} {where!r} has an unknown attribute {key!r} (allowed: {', '.join(allowed)})")
+        return f"an unknown attribute {key!r} (allowed: {', '.join(allowed)})"
     if key in ("bias", "weight"):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise GenomeError(f"{kind} {where!r} has a non-finite or non-numeric {key} {value!r}")
+            return f"a non-finite or non-numeric {key} {value!r}"
     elif not isinstance(value, str) or len(value) > 64:
-        raise GenomeError(f"{kind} {where!r} has a malformed {key} {value!r} (a string of at most 64 chars)")
+        return f"a malformed {key} {value!r} (a string of at most 64 chars)"
+    return None
+
+
+def _check_attribute(kind: str, where: Any, key: str, value: Any) -> None:
+    problem = attribute_problem(kind, key, value)
+    if problem is not None:
+        raise GenomeError(f"{kind} {where!r} has {problem}")

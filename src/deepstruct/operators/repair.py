@@ -6,14 +6,13 @@ call it on their children, and user-written operators can too.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import networkx as nx
 import numpy as np
 
 from deepstruct.genomes import Genome
-from deepstruct.genomes.genome import EDGE_ATTRIBUTES, VERTEX_ATTRIBUTES
+from deepstruct.genomes.genome import attribute_problem
 from deepstruct.operators._sampling import edge_count
 
 __all__ = ["repair", "drop_invalid_ids", "drop_invalid_attributes", "break_cycles", "enforce_limits",
@@ -33,21 +32,13 @@ def fix_next_id(genome: Genome) -> Genome:
     return genome
 
 
-def _ok(key: str, value: object, allowed: tuple[str, ...]) -> bool:
-    if key not in allowed:
-        return False
-    if key in ("weight", "bias"):
-        return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
-    return isinstance(value, str) and len(value) <= 64
-
-
 def drop_invalid_attributes(genome: Genome) -> Genome:
     """Remove unknown or malformed vertex and edge attributes."""
     for _, d in genome.graph.nodes(data=True):
-        for key in [k for k, x in d.items() if not _ok(k, x, VERTEX_ATTRIBUTES)]:
+        for key in [k for k, x in d.items() if attribute_problem("vertex", k, x)]:
             del d[key]
     for _, _, d in genome.graph.edges(data=True):
-        for key in [k for k, x in d.items() if not _ok(k, x, EDGE_ATTRIBUTES)]:
+        for key in [k for k, x in d.items() if attribute_problem("edge", k, x)]:
             del d[key]
     return genome
 
