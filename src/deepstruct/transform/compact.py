@@ -121,30 +121,29 @@ class CompactGraph:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (JSON-able): vertices with attributes, and the edge arrays as lists."""
-        def plain(v: Hashable) -> Any:
-            return list(map(plain, v)) if isinstance(v, tuple) else (v.item() if isinstance(v, np.generic) else v)
-
         return {
             "format": FORMAT, "version": 1, "granularity": self.granularity, "complete": self.complete,
             "unsupported": list(self.unsupported),
-            "vertices": [{"id": plain(vid), **attrs} for vid, attrs in self._vertex_items()],
+            "vertices": [{"id": _plain(vid), **attrs} for vid, attrs in self._vertex_items()],
             "sources": self.sources.tolist(), "targets": self.targets.tolist(),
             "weights": None if self.weights is None else self.weights.tolist(),
         }
 
 
-def _graph_dict(graph: nx.DiGraph) -> dict[str, Any]:
-    def plain(v: Any) -> Any:
-        if isinstance(v, tuple):
-            return [plain(x) for x in v]
-        return v.item() if isinstance(v, np.generic) else v
+def _plain(v: Any) -> Any:
+    """JSON-able: tuples become lists, numpy scalars Python numbers."""
+    if isinstance(v, tuple):
+        return [_plain(x) for x in v]
+    return v.item() if isinstance(v, np.generic) else v
 
+
+def _graph_dict(graph: nx.DiGraph) -> dict[str, Any]:
     index = {v: i for i, v in enumerate(graph.nodes)}
     return {
-        "format": FORMAT, "version": 1, "graph": {k: plain(v) for k, v in graph.graph.items()},
-        "vertices": [{"id": plain(v), **{k: plain(x) for k, x in attrs.items()}}
+        "format": FORMAT, "version": 1, "graph": {k: _plain(v) for k, v in graph.graph.items()},
+        "vertices": [{"id": _plain(v), **{k: _plain(x) for k, x in attrs.items()}}
                      for v, attrs in graph.nodes(data=True)],
-        "edges": [[index[u], index[v], *([plain(d["weight"])] if "weight" in d else [])]
+        "edges": [[index[u], index[v], *([_plain(d["weight"])] if "weight" in d else [])]
                   for u, v, d in graph.edges(data=True)],
     }
 

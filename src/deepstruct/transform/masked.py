@@ -13,18 +13,22 @@ import torch
 from deepstruct.sparse import MaskedDeepDAN, MaskedDeepFFN, MaskedLinearLayer
 from deepstruct.transform.compact import CompactGraph, VertexBlock
 
-__all__ = ["extract_masked_dan", "extract_masked_ffn", "connection_pattern"]
+__all__ = ["extract_masked_dan", "extract_masked_ffn", "connection_pattern", "weight_pattern"]
 
 
-def connection_pattern(layer: MaskedLinearLayer | torch.nn.Linear, threshold: float | None = None) -> np.ndarray:
-    """Boolean ``(out, in)`` array of a layer's connections: its mask (a plain ``Linear``: ``w != 0``), and
+def weight_pattern(weight: torch.Tensor, mask: torch.Tensor | None, threshold: float | None) -> np.ndarray:
+    """Boolean array (the weight's shape) of the connections: ``mask`` (without one: ``w != 0``), and
     ``|w| > threshold`` as well when a threshold is given."""
-    weight = layer.weight.detach()
-    mask = getattr(layer, "mask", None)
+    weight = weight.detach()
     pattern = mask.detach().cpu().numpy() if mask is not None else (weight != 0).cpu().numpy()
     if threshold is not None:
         pattern = pattern & (weight.abs() > threshold).cpu().numpy()
     return pattern
+
+
+def connection_pattern(layer: MaskedLinearLayer | torch.nn.Linear, threshold: float | None = None) -> np.ndarray:
+    """Boolean ``(out, in)`` array of a layer's connections (:func:`weight_pattern` of its weight and mask)."""
+    return weight_pattern(layer.weight, getattr(layer, "mask", None), threshold)
 
 
 class _EdgeFiller:

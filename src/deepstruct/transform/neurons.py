@@ -23,6 +23,7 @@ from torch.utils._pytree import tree_flatten, tree_map
 from deepstruct.sparse import MaskedLinearLayer
 from deepstruct.transform import connectivity as conn
 from deepstruct.transform.compact import CompactGraph, VertexBlock
+from deepstruct.transform.masked import weight_pattern
 from deepstruct.transform.trace import Call, Recording
 
 __all__ = ["neuron_graph", "canonical_name"]
@@ -115,12 +116,8 @@ class _Builder:
         self.parts.append((np.ascontiguousarray(src), np.ascontiguousarray(tgt), w))
 
     def pattern(self, weight: torch.Tensor, module: nn.Module | None) -> np.ndarray:
-        w = weight.detach()
-        mask = getattr(module, "mask", None) if isinstance(module, MaskedLinearLayer) else None
-        pat = mask.detach().cpu().numpy() if mask is not None else (w != 0).cpu().numpy()
-        if self.threshold is not None:
-            pat = pat & (w.abs() > self.threshold).cpu().numpy()
-        return pat
+        mask = module.mask if isinstance(module, MaskedLinearLayer) else None
+        return weight_pattern(weight, mask, self.threshold)
 
     def tracked(self, call: Call) -> list[torch.Tensor]:
         leaves = tree_flatten((call.args, call.kwargs))[0]
