@@ -83,6 +83,8 @@ def test_random_is_reproducible_and_exact() -> None:
     prune_random(a, 0.5, generator=torch.Generator().manual_seed(1), scope="global")
     with pytest.raises(ValueError, match="generator"):
         prune_random(a, 0.5, generator=3)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="generator"):
+        prune_random(a, 0.0, generator=None)  # type: ignore[arg-type]  # refused even when nothing is drawn
 
 
 def test_pruned_weights_stay_pruned_through_training() -> None:

@@ -7,7 +7,7 @@ and the raw weights are left as they are (the effective weight is ``weight * mas
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -44,25 +44,33 @@ def _layers(model: nn.Module, include_output: bool) -> list[MaskedLinearLayer]:
     return layers
 
 
-def _clear_smallest(layers: Sequence[MaskedLinearLayer], amount: float) -> None:
-    """Clear the ``round(amount * n)`` smallest-magnitude set connections among ``layers`` taken together."""
+def _clear_ranked(layers: Sequence[MaskedLinearLayer], amount: float,
+                  rank: Callable[[list[torch.Tensor], int], torch.Tensor]) -> None:
+    """Clear ``round(amount * n)`` of the ``n`` set connections of ``layers`` taken together: the first ones of
+    ``rank(positions, n)``, a permutation of ``0 .. n - 1`` over the set positions (flat indices into each mask,
+    layer after layer)."""
     with torch.no_grad():
-        scores = [layer.weight.detach().abs()[layer.mask].flatten() for layer in layers]
-        remaining = sum(int(s.numel()) for s in scores)
+        positions = [torch.nonzero(layer.mask.view(-1), as_tuple=True)[0] for layer in layers]
+        remaining = sum(int(p.numel()) for p in positions)
         k = int(round(amount * remaining))
         if k == 0:
             return
-        order = torch.argsort(torch.cat(scores), stable=True)[:k]
-        drop = torch.zeros(remaining, dtype=torch.bool, device=order.device)
-        drop[order] = True
+        drop = torch.zeros(remaining, dtype=torch.bool)
+        drop[rank(positions, remaining)[:k].cpu()] = True
         start = 0
-        for layer, s in zip(layers, scores, strict=True):
-            part = drop[start:start + s.numel()]
-            start += s.numel()
-            if part.any():
-                flat = layer.mask.view(-1)
-                idx = torch.nonzero(flat, as_tuple=True)[0][part.to(flat.device)]
-                flat[idx] = False
+        for layer, pos in zip(layers, positions, strict=True):
+            part = drop[start:start + pos.numel()].to(pos.device)
+            start += pos.numel()
+            layer.mask.view(-1)[pos[part]] = False
+
+
+def _clear_smallest(layers: Sequence[MaskedLinearLayer], amount: float) -> None:
+    """Clear the ``round(amount * n)`` smallest-magnitude set connections among ``layers`` taken together."""
+    def by_magnitude(positions: list[torch.Tensor], n: int) -> torch.Tensor:
+        scores = [layer.weight.detach().reshape(-1)[pos].abs() for layer, pos in zip(layers, positions, strict=True)]
+        return torch.argsort(torch.cat(scores), stable=True)
+
+    _clear_ranked(layers, amount, by_magnitude)
 
 
 def prune_by_magnitude(
@@ -126,9 +134,7 @@ def prune_by_magnitude(
 def _random_order(n: int, generator: np.random.Generator | torch.Generator) -> torch.Tensor:
     if isinstance(generator, np.random.Generator):
         return torch.from_numpy(generator.permutation(n))
-    if isinstance(generator, torch.Generator):
-        return torch.randperm(n, generator=generator)
-    raise ValueError(f"generator must be a numpy.random.Generator or torch.Generator, got {type(generator).__name__}")
+    return torch.randperm(n, generator=generator)
 
 
 def prune_random(
@@ -146,22 +152,11 @@ def prune_random(
     amount = _check_amount(amount)
     if scope not in ("layer", "global"):
         raise ValueError(f"scope must be 'layer' or 'global', got {scope!r}")
+    if not isinstance(generator, (np.random.Generator, torch.Generator)):
+        raise ValueError(f"generator must be a numpy.random.Generator or torch.Generator, got {type(generator).__name__}")
     layers = _layers(model, include_output)
-    groups = [layers] if scope == "global" else [[layer] for layer in layers]
-    with torch.no_grad():
-        for group in groups:
-            positions = [torch.nonzero(layer.mask.view(-1), as_tuple=True)[0] for layer in group]
-            remaining = sum(int(p.numel()) for p in positions)
-            k = int(round(amount * remaining))
-            if k == 0:
-                continue
-            drop = torch.zeros(remaining, dtype=torch.bool)
-            drop[_random_order(remaining, generator)[:k]] = True
-            start = 0
-            for layer, pos in zip(group, positions, strict=True):
-                part = drop[start:start + pos.numel()].to(pos.device)
-                start += pos.numel()
-                layer.mask.view(-1)[pos[part]] = False
+    for group in [layers] if scope == "global" else [[layer] for layer in layers]:
+        _clear_ranked(group, amount, lambda positions, n: _random_order(n, generator))
     return model
 
 
