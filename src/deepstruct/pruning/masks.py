@@ -153,7 +153,8 @@ def prune_random(
     if scope not in ("layer", "global"):
         raise ValueError(f"scope must be 'layer' or 'global', got {scope!r}")
     if not isinstance(generator, (np.random.Generator, torch.Generator)):
-        raise ValueError(f"generator must be a numpy.random.Generator or torch.Generator, got {type(generator).__name__}")
+        raise ValueError("generator must be a numpy.random.Generator or torch.Generator, "
+                         f"got {type(generator).__name__}")
     layers = _layers(model, include_output)
     for group in [layers] if scope == "global" else [[layer] for layer in layers]:
         _clear_ranked(group, amount, lambda positions, n: _random_order(n, generator))
