@@ -57,7 +57,6 @@ def _vertex_rank(graph: nx.Graph, method: str, order: Sequence[Hashable] | None,
         return {nodes[int(j)]: (i,) for i, j in enumerate(perm)}
     if method == "bfs":
         distance: dict[Hashable, int] = {}
-        offset = 0
         roots = [root] if root is not None else []
         if root is not None and root not in graph:
             raise ValueError(f"root vertex {root!r} is not in the graph")
@@ -66,7 +65,7 @@ def _vertex_rank(graph: nx.Graph, method: str, order: Sequence[Hashable] | None,
                 continue
             lengths = nx.single_source_shortest_path_length(graph, start)
             for v, d in lengths.items():
-                distance[v] = offset + d
+                distance[v] = d
         return {v: (distance[v], position[v]) for v in nodes}
     if method == "coloring":
         colors = nx.greedy_color(graph, strategy="largest_first")

@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from deepstruct.sparse._sizes import positive
+
 __all__ = ["MaskedLinearLayer", "MaskableModule", "maskable_layers", "init_by_fan_in_"]
 
 
@@ -95,11 +97,8 @@ class MaskedLinearLayer(nn.Module):
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
-        for name, value in (("in_features", in_features), ("out_features", out_features)):
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        self.in_features = in_features
-        self.out_features = out_features
+        self.in_features = positive("in_features", in_features)
+        self.out_features = positive("out_features", out_features)
         self.weight = nn.Parameter(torch.empty(out_features, in_features))
         self.bias = nn.Parameter(torch.empty(out_features)) if bias else None
         self.register_buffer("mask", torch.ones(out_features, in_features, dtype=torch.bool))
