@@ -39,3 +39,10 @@ def test_bad_arguments_are_named():
         initialise("nope", 4, 2, 20, rng=np.random.default_rng(0))
     with pytest.raises(ValueError, match="Generator"):
         initialise("er", 4, 2, 20, rng=0)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("rng", [None, 0, np.random.RandomState(0)])
+def test_every_initialiser_refuses_anything_but_a_generator(name, rng):
+    with pytest.raises(ValueError, match="numpy.random.Generator"):
+        INITIALISERS[name](4, 3, 1, rng=rng)

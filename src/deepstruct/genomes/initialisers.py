@@ -29,12 +29,12 @@ Initialiser = Callable[..., Genome]
 
 
 def _seed(rng: np.random.Generator) -> int:
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
     return int(rng.integers(0, 2**32 - 1))
 
 
-def _check_sizes(num_vertices: int, limits: GenomeLimits) -> None:
+def _check_arguments(num_vertices: int, limits: GenomeLimits, rng: np.random.Generator) -> None:
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
     if isinstance(num_vertices, bool) or not isinstance(num_vertices, int) or num_vertices <= 0:
         raise GenomeError(f"num_vertices must be a positive int, got {num_vertices!r}")
     if num_vertices > limits.max_vertices:
@@ -62,7 +62,7 @@ def init_watts_strogatz(num_inputs: int, num_outputs: int, num_vertices: int, *,
     >>> g.num_vertices, g.num_edges
     (32, 64)
     """
-    _check_sizes(num_vertices, limits or GenomeLimits())
+    _check_arguments(num_vertices, limits or GenomeLimits(), rng)
     k = min(k, num_vertices - 1)
     graph = nx.watts_strogatz_graph(num_vertices, k, p, seed=_seed(rng))
     return _from_undirected(graph, num_inputs, num_outputs, orientation, rng, limits)
@@ -72,7 +72,7 @@ def init_newman_watts_strogatz(num_inputs: int, num_outputs: int, num_vertices: 
                                k: int = 4, p: float = 0.5, orientation: str = "index",
                                limits: GenomeLimits | None = None) -> Genome:
     """A Newman-Watts-Strogatz small world (ring lattice plus random short-cuts added with probability ``p``)."""
-    _check_sizes(num_vertices, limits or GenomeLimits())
+    _check_arguments(num_vertices, limits or GenomeLimits(), rng)
     k = min(k, num_vertices - 1)
     graph = nx.newman_watts_strogatz_graph(num_vertices, k, p, seed=_seed(rng))
     return _from_undirected(graph, num_inputs, num_outputs, orientation, rng, limits)
@@ -81,7 +81,7 @@ def init_newman_watts_strogatz(num_inputs: int, num_outputs: int, num_vertices: 
 def init_erdos_renyi(num_inputs: int, num_outputs: int, num_vertices: int, *, rng: np.random.Generator,
                      p: float = 0.2, orientation: str = "index", limits: GenomeLimits | None = None) -> Genome:
     """An Erdős-Rényi random graph (every pair connected with probability ``p``)."""
-    _check_sizes(num_vertices, limits or GenomeLimits())
+    _check_arguments(num_vertices, limits or GenomeLimits(), rng)
     if not 0.0 <= p <= 1.0:
         raise GenomeError(f"p must be a probability in [0, 1], got {p!r}")
     graph = nx.fast_gnp_random_graph(num_vertices, p, seed=_seed(rng))
@@ -91,7 +91,7 @@ def init_erdos_renyi(num_inputs: int, num_outputs: int, num_vertices: int, *, rn
 def init_barabasi_albert(num_inputs: int, num_outputs: int, num_vertices: int, *, rng: np.random.Generator,
                          m: int = 2, orientation: str = "index", limits: GenomeLimits | None = None) -> Genome:
     """A Barabási-Albert preferential-attachment graph (each new vertex attaches ``m`` edges)."""
-    _check_sizes(num_vertices, limits or GenomeLimits())
+    _check_arguments(num_vertices, limits or GenomeLimits(), rng)
     if num_vertices == 1:
         return Genome(num_inputs, num_outputs, vertices=[0], limits=limits).validate()
     m = max(1, min(m, num_vertices - 1))
@@ -123,7 +123,7 @@ def init_random_layered(num_inputs: int, num_outputs: int, num_vertices: int, *,
     [4]
     """
     limits = limits or GenomeLimits()
-    _check_sizes(num_vertices, limits)
+    _check_arguments(num_vertices, limits, rng)
     if not 0.0 <= p <= 1.0:
         raise GenomeError(f"p must be a probability in [0, 1], got {p!r}")
     if num_layers is None:
