@@ -283,6 +283,19 @@ def _alive(vertices: list[int], edges: list[tuple[int, int]], live_sources: list
     return _reachable(graph._succ, live_sources) & _reachable(graph._pred, live_sinks)
 
 
+def _interface(model: MaskedDeepDAN | MaskedDeepFFN, layer_vertices: list[list[int]],
+               sinks: list[int]) -> tuple[list[int], list[int], dict[int, float]]:
+    """The sources that still read an input, the sinks that still feed an output, and every vertex's bias."""
+    live_sources = [v for v, on in zip(layer_vertices[0], model.layers[0].mask.any(dim=1).tolist(), strict=True)
+                    if on]
+    live_sinks = [v for v, on in zip(sinks, model.output.mask.any(dim=0).tolist(), strict=True) if on]
+    biases: dict[int, float] = {}
+    for layer, vs in zip(model.layers, layer_vertices, strict=True):
+        if layer.bias is not None:
+            biases.update(zip(vs, layer.bias.detach().cpu().tolist(), strict=True))
+    return live_sources, live_sinks, biases
+
+
 def encode(model: nn.Module, *, num_inputs: int | None = None, include_weights: bool = False,
            template: Genome | None = None) -> Genome:
     """The genome of a (trained, pruned) phenotype, with the model's vertex ids.
@@ -312,12 +325,7 @@ def encode(model: nn.Module, *, num_inputs: int | None = None, include_weights: 
         src, tgt, w = model.edge_arrays()
         edges = list(zip(src.tolist(), tgt.tolist(), strict=True))
         weights = dict(zip(edges, w.tolist(), strict=True))
-        live_sources = [v for v, on in zip(model.layer_vertices[0], model.layers[0].mask.any(dim=1).tolist(),
-                                           strict=True) if on]
-        live_sinks = [v for v, on in zip(model.sinks, model.output.mask.any(dim=0).tolist(), strict=True) if on]
-        for t, vs in enumerate(model.layer_vertices):
-            if model.layers[t].bias is not None:
-                biases.update(zip(vs, model.layers[t].bias.detach().cpu().tolist(), strict=True))
+        live_sources, live_sinks, biases = _interface(model, model.layer_vertices, model.sinks)
         size_output, size_input = model.size_output, model.size_input
     elif isinstance(model, MaskedDeepFFN):
         layer_vertices = info.layer_vertices if info is not None and info.layer_vertices is not None else None
@@ -333,13 +341,7 @@ def encode(model: nn.Module, *, num_inputs: int | None = None, include_weights: 
                 edge = (layer_vertices[t - 1][j], layer_vertices[t][i])
                 edges.append(edge)
                 weights[edge] = x
-        live_sources = [v for v, on in zip(layer_vertices[0], model.layers[0].mask.any(dim=1).tolist(),
-                                           strict=True) if on]
-        live_sinks = [v for v, on in zip(layer_vertices[-1], model.output.mask.any(dim=0).tolist(), strict=True)
-                      if on]
-        for t, vs in enumerate(layer_vertices):
-            if model.layers[t].bias is not None:
-                biases.update(zip(vs, model.layers[t].bias.detach().cpu().tolist(), strict=True))
+        live_sources, live_sinks, biases = _interface(model, layer_vertices, layer_vertices[-1])
         size_output, size_input = model.size_output, model.size_input
     elif isinstance(model, DeepCellDAN):
         vertices, edges = list(model.structure.nodes), list(model.structure.edges)
