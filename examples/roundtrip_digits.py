@@ -18,7 +18,8 @@ from sklearn.datasets import load_digits
 from torch import nn
 
 from deepstruct.graph import orient
-from deepstruct.sparse import MaskedDeepDAN, maskable_layers
+from deepstruct.pruning import density_report, prune_by_magnitude
+from deepstruct.sparse import MaskedDeepDAN
 
 
 def load_data(seed: int) -> tuple[torch.Tensor, ...]:
@@ -48,9 +49,8 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
 
 
 def describe(model: MaskedDeepDAN) -> tuple[int, float]:
-    layers = maskable_layers(model)
-    active = sum(int(layer.mask.sum()) for layer in layers)
-    return active, active / sum(layer.mask.numel() for layer in layers)
+    """Active weights and density over all masked layers."""
+    return sum(row["active"] for row in density_report(model)), model.density()
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -71,12 +71,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     train(model, x_train, y_train, args.epochs, args.seed)
     before_acc, (before_weights, before_density) = accuracy(model, x_test, y_test), describe(model)
 
-    # magnitude pruning of the structure's edges: the hidden layers' masks
-    hidden = list(model.layers[1:])
-    magnitudes = torch.cat([layer.weight.detach().abs()[layer.mask] for layer in hidden])
-    theta = float(torch.quantile(magnitudes, args.prune)) if len(magnitudes) else 0.0
-    for layer in hidden:
-        layer.recompute_mask(theta)
+    # magnitude pruning of the structure's edges (the hidden layers' masks), ranked over all of them
+    if model.num_layers > 1:
+        prune_by_magnitude(nn.ModuleList(model.layers[1:]), args.prune, scope="global")
     pruned_acc = accuracy(model, x_test, y_test)
     pruned_structure = model.generate_structure()
 
