@@ -18,6 +18,7 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import networkx as nx
@@ -37,12 +38,17 @@ def _layers(genome: Genome) -> dict[int, int]:
     return compute_layers(g._succ, g._pred, graph=g)
 
 
-def _install(genome: Genome, graph: nx.DiGraph, next_id: int, rng: np.random.Generator) -> None:
-    genome.graph = graph
-    genome.next_id = next_id
-    enforce_limits(genome, rng=rng)  # acyclic and with valid attributes by construction: only limits to enforce
-    ensure_nonempty(genome)
-    fix_next_id(genome)
+def _replace_by_children(g1: Genome, g2: Genome, l1: dict[int, int], l2: dict[int, int], rng: np.random.Generator,
+                         child: Callable[[Genome, Genome, dict[int, int], dict[int, int]], nx.DiGraph]) -> None:
+    """Build both children (``child(primary, other, primary_layers, other_layers)``), then install them in place."""
+    next_id = max(g1.next_id, g2.next_id)
+    c1, c2 = child(g1, g2, l1, l2), child(g2, g1, l2, l1)
+    for genome, graph in ((g1, c1), (g2, c2)):
+        genome.graph = graph
+        genome.next_id = next_id
+        enforce_limits(genome, rng=rng)  # acyclic and with valid attributes by construction: only limits to enforce
+        ensure_nonempty(genome)
+        fix_next_id(genome)
 
 
 def _aligned_child(a: Genome, b: Genome, la: dict[int, int], lb: dict[int, int], rng: np.random.Generator,
@@ -105,12 +111,8 @@ def cx_aligned(g1: Genome, g2: Genome, *, rng: np.random.Generator,
     check_rng(rng)
     if not 0.0 <= p_disjoint <= 1.0:
         raise ValueError(f"p_disjoint must be a probability in [0, 1], got {p_disjoint!r}")
-    l1, l2 = _layers(g1), _layers(g2)
-    next_id = max(g1.next_id, g2.next_id)
-    c1 = _aligned_child(g1, g2, l1, l2, rng, p_disjoint)
-    c2 = _aligned_child(g2, g1, l2, l1, rng, p_disjoint)
-    _install(g1, c1, next_id, rng)
-    _install(g2, c2, next_id, rng)
+    _replace_by_children(g1, g2, _layers(g1), _layers(g2), rng,
+                         lambda a, b, la, lb: _aligned_child(a, b, la, lb, rng, p_disjoint))
     return g1, g2
 
 
@@ -160,9 +162,5 @@ def cx_subgraph(g1: Genome, g2: Genome, *, rng: np.random.Generator) -> tuple[Ge
     depth = min(max(l1.values(), default=0), max(l2.values(), default=0)) + 1
     lo = randbelow(rng, depth)
     hi = lo + 1 + randbelow(rng, depth - lo)
-    next_id = max(g1.next_id, g2.next_id)
-    c1 = _exchange_child(g1, g2, l1, l2, lo, hi)
-    c2 = _exchange_child(g2, g1, l2, l1, lo, hi)
-    _install(g1, c1, next_id, rng)
-    _install(g2, c2, next_id, rng)
+    _replace_by_children(g1, g2, l1, l2, rng, lambda a, b, la, lb: _exchange_child(a, b, la, lb, lo, hi))
     return g1, g2

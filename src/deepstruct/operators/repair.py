@@ -7,6 +7,7 @@ call it on their children, and user-written operators can too.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 import networkx as nx
 import numpy as np
@@ -14,6 +15,8 @@ import numpy as np
 from deepstruct.genomes import Genome
 from deepstruct.genomes.genome import attribute_problem
 from deepstruct.operators._sampling import edge_count
+
+T = TypeVar("T")
 
 __all__ = ["repair", "drop_invalid_ids", "drop_invalid_attributes", "break_cycles", "enforce_limits",
            "ensure_nonempty", "fix_next_id"]
@@ -69,19 +72,16 @@ def enforce_limits(genome: Genome, *, rng: np.random.Generator | None = None) ->
     """Remove vertices, then edges, until the genome is within its limits (random ones with ``rng``,
     else the newest ids / last edges)."""
     g, limits = genome.graph, genome.limits
-    excess = len(g) - limits.max_vertices
-    if excess > 0:
-        nodes = sorted(g.nodes)
-        drop = [nodes[i] for i in rng.choice(len(nodes), excess, replace=False)] if rng is not None \
-            else nodes[-excess:]
-        g.remove_nodes_from(drop)
-    excess = edge_count(g) - limits.max_edges
-    if excess > 0:
-        edges = sorted(g.edges)
-        drop_edges = [edges[i] for i in rng.choice(len(edges), excess, replace=False)] if rng is not None \
-            else edges[-excess:]
-        g.remove_edges_from(drop_edges)
+    if len(g) > limits.max_vertices:
+        g.remove_nodes_from(_pick(sorted(g.nodes), len(g) - limits.max_vertices, rng))
+    if edge_count(g) > limits.max_edges:
+        g.remove_edges_from(_pick(sorted(g.edges), edge_count(g) - limits.max_edges, rng))
     return genome
+
+
+def _pick(items: list[T], count: int, rng: np.random.Generator | None) -> list[T]:
+    """``count`` of ``items``: at random with ``rng``, else the last ones."""
+    return [items[i] for i in rng.choice(len(items), count, replace=False)] if rng is not None else items[-count:]
 
 
 def ensure_nonempty(genome: Genome) -> Genome:
