@@ -5,8 +5,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deepstruct.genomes import Genome, GenomeError, init_random_layered
-from deepstruct.genomes.phenotype import VertexActivationDAN, decode, encode
+from deepstruct.genomes import Genome, GenomeError, GenomeLimits, init_random_layered
+from deepstruct.genomes.phenotype import VertexActivationDAN, decode, encode, is_layered
 from deepstruct.sparse import DeepCellDAN, MaskedDeepDAN, MaskedDeepFFN
 from tests.genomes.strategies import genomes
 
@@ -153,3 +153,25 @@ def test_the_generator_is_the_only_randomness_of_decode(kind):
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
     assert not all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), c.state_dict().values(),
                                                      strict=True))
+
+
+@given(genomes(max_vertices=12, weights=None, activations=False))
+@settings(max_examples=30, deadline=None)
+def test_phenotype_weights_counts_the_decoded_matrices(genome):
+    from deepstruct.genomes.phenotype import phenotype_weights
+    from deepstruct.sparse import maskable_layers
+
+    for kind in ["dan", "ffn"] if is_layered(genome) else ["dan"]:
+        model = decode(genome, kind=kind, generator=torch.Generator().manual_seed(0))
+        assert phenotype_weights(genome) == sum(layer.mask.numel() for layer in maskable_layers(model))
+
+
+def test_a_hostile_interface_is_refused_before_anything_is_allocated():
+    hostile = Genome(1_000_000, 1_000_000, vertices=range(5000))  # 10^10 weights, a few bytes of JSON per vertex
+    for kind in ["dan", "ffn", "auto"]:
+        with pytest.raises(GenomeError, match="max_weights"):
+            decode(hostile, kind=kind)
+    small = GenomeLimits(max_weights=100)
+    assert isinstance(decode(Genome(10, 2, edges=[(0, 1)], limits=small)), MaskedDeepDAN)  # 10 + 1 + 2 weights
+    with pytest.raises(GenomeError, match="over the limit 100"):
+        decode(Genome(10, 2, vertices=range(10), limits=small))

@@ -46,14 +46,16 @@ class GenomeError(ValueError):
 
 @dataclass(frozen=True)
 class GenomeLimits:
-    """Size limits that every operator and loader respects."""
+    """Size limits that every operator and loader respects (``max_weights``: decoding, see
+    :func:`deepstruct.genomes.phenotype.phenotype_weights`)."""
 
     max_vertices: int = 10_000
     max_edges: int = 200_000
     max_interface: int = 1_000_000  # inputs or outputs of the phenotype
+    max_weights: int = 50_000_000  # entries of the phenotype's masked matrices
 
     def __post_init__(self) -> None:
-        for name in ("max_vertices", "max_edges", "max_interface"):
+        for name in ("max_vertices", "max_edges", "max_interface", "max_weights"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise GenomeError(f"GenomeLimits.{name} must be a positive int, got {value!r}")

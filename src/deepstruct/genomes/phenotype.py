@@ -16,6 +16,7 @@ every edge and vertex or on none, and are float32 numbers (torch stores weights 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -29,7 +30,8 @@ from deepstruct.genomes.genome import Genome, GenomeError
 from deepstruct.graph import CachedLayeredGraph, compute_layers
 from deepstruct.sparse import ConvCell, DeepCellDAN, MaskedDeepDAN, MaskedDeepFFN, ReductionCell
 
-__all__ = ["decode", "encode", "GenomeInfo", "ACTIVATIONS", "OPERATIONS", "VertexActivationDAN", "is_layered"]
+__all__ = ["decode", "encode", "GenomeInfo", "ACTIVATIONS", "OPERATIONS", "VertexActivationDAN", "is_layered",
+           "phenotype_weights"]
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "elu": nn.ELU, "gelu": nn.GELU, "selu": nn.SELU,
@@ -98,6 +100,26 @@ def is_layered(genome: Genome) -> bool:
     last = max(layer.values())
     return all(layer[v] == layer[u] + 1 for u, v in g.edges) and all(
         layer[v] == last for v, d in g.out_degree() if d == 0)
+
+
+def phenotype_weights(genome: Genome) -> int:
+    """The entries of the masked matrices that decoding ``genome`` allocates (``kind`` ``"dan"`` or ``"ffn"``):
+    inputs x sources, each layer's vertices x the vertices of the layers that feed it, sinks x outputs.
+
+    Examples
+    --------
+    >>> phenotype_weights(Genome(10, 2, edges=[(0, 1), (0, 2), (1, 2)]))
+    15
+    """
+    g = genome.graph
+    layer = compute_layers(g._succ, g._pred, graph=g)
+    sizes = Counter(layer.values())
+    feeding: dict[int, set[int]] = {}
+    for u, v in g.edges:
+        feeding.setdefault(layer[v], set()).add(layer[u])
+    sinks = sum(1 for v in g if not g._succ[v])
+    hidden = sum(sizes[t] * sum(sizes[j] for j in js) for t, js in feeding.items())
+    return genome.num_inputs * sizes[0] + hidden + sinks * genome.num_outputs
 
 
 def _attributes(genome: Genome, default_activation: str) -> dict[int, dict[str, Any]]:
@@ -236,6 +258,10 @@ def decode(genome: Genome, *, kind: Kind = "dan", generator: torch.Generator | N
             kind = "ffn" if is_layered(genome) and _uniform_activation(genome, activation) else "dan"
     if kind == "cell":
         return _decode_cell(genome, 1, generator)
+    weights = phenotype_weights(genome)  # checked before anything is allocated
+    if weights > genome.limits.max_weights:
+        raise GenomeError(f"the phenotype would have {weights} weights, over the limit {genome.limits.max_weights} "
+                          "(GenomeLimits.max_weights)")
     if kind == "ffn":
         if not _uniform_activation(genome, activation):
             raise GenomeError("the genome mixes activations, which an FFN cannot: decode it with kind='dan'")
