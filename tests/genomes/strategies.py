@@ -16,6 +16,8 @@ def genomes(draw: st.DrawFn, max_vertices: int = 14, weights: bool | None = Fals
             interface: tuple[int, int] | None = None) -> Genome:
     """A random valid genome; with ``weights`` every edge and vertex carries a float32-exact weight."""
     dag = draw(random_dags(max_vertices=max_vertices))
+    if limits is not None:  # a genome within its limits (random DAGs may have more edges)
+        dag.remove_edges_from(list(dag.edges)[limits.max_edges:])
     if weights is None:
         weights = draw(st.booleans())
     floats = st.floats(-4, 4, width=32, allow_nan=False, allow_infinity=False)
