@@ -104,8 +104,9 @@ def test_labeled_dag_refuses_cycles_and_keeps_its_edges():
     with pytest.raises(ValueError, match="cycle"):
         dag.add_edge(2, 0)
     with pytest.raises(ValueError, match="cycle"):
-        dag.add_edges_from([(2, 3), (3, 0)])
-    assert set(dag.edges) == {(0, 1), (1, 2)}
+        dag.add_edges_from([(0, 1, {"weight": 2.0}), (2, 3), (3, 0)])
+    assert set(dag.edges) == {(0, 1), (1, 2)} and set(dag.nodes) == {0, 1, 2}  # all or nothing
+    assert dag.edges[0, 1] == {} and dag.num_layers == 3
     with pytest.raises(ValueError, match="self-loop"):
         dag.add_edge(1, 1)
 

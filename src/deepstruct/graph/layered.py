@@ -202,16 +202,13 @@ class LabeledDAG(CachedLayeredGraph):
         super().add_edge(u, v, **attr)
 
     def add_edges_from(self, ebunch_to_add: Iterable, **attr: Any) -> None:
+        """Add the edges, all or none: edges that would close a cycle raise and leave the graph unchanged."""
         edges = list(ebunch_to_add)
-        new_edges = {(e[0], e[1]) for e in edges if not self.has_edge(e[0], e[1])}
+        trial = nx.DiGraph(self)
+        trial.add_edges_from(edges, **attr)
+        if not nx.is_directed_acyclic_graph(trial):
+            raise ValueError(f"the edges would close a cycle: {find_cycle_message(trial)}")
         super().add_edges_from(edges, **attr)
-        try:
-            self._index()
-        except ValueError:
-            self.remove_edges_from(new_edges)
-            trial = nx.DiGraph(self)
-            trial.add_edges_from(edges)
-            raise ValueError(f"the edges would close a cycle: {find_cycle_message(trial)}") from None
 
     def add_weighted_edges_from(self, ebunch_to_add: Iterable, weight: str = "weight", **attr: Any) -> None:
         self.add_edges_from(((u, v, {weight: w}) for u, v, w in ebunch_to_add), **attr)
