@@ -145,3 +145,6 @@ def test_rng_is_required_and_checked():
         mut_add_edge(genome, rng=42)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="unknown mutations"):
         mut_any(genome, rng=np.random.default_rng(0), probabilities={"fly": 1.0})
+    for bad in ({"add_edge": float("nan")}, {"add_edge": -1.0}, {"add_edge": 0.0}, {"add_edge": float("inf")}):
+        with pytest.raises(ValueError, match="probabilities"):
+            mut_any(genome, rng=np.random.default_rng(0), probabilities=bad)

@@ -339,8 +339,8 @@ def mut_any(genome: Genome, *, rng: np.random.Generator,
         raise ValueError(f"unknown mutations {sorted(unknown)}; choose from {', '.join(MUTATIONS)}")
     names = list(probabilities)
     weights = np.array([probabilities[n] for n in names], dtype=float)
-    if (weights < 0).any() or weights.sum() <= 0:
-        raise ValueError("mutation probabilities must be non-negative and not all zero")
+    if not np.isfinite(weights).all() or (weights < 0).any() or weights.sum() <= 0:
+        raise ValueError(f"mutation probabilities must be finite, non-negative and not all zero, got {probabilities}")
     cumulative = np.cumsum(weights / weights.sum())
     name = names[min(int(np.searchsorted(cumulative, rng.random(), side="right")), len(names) - 1)]
     return MUTATIONS[name](genome, rng=rng)
