@@ -135,6 +135,10 @@ def test_change_attribute():
     assert genome.validate().graph.nodes[0]["op"]
     with pytest.raises(ValueError, match="cannot change"):
         mut_change_attribute(genome, rng=rng, attribute="weight")
+    for sigma in (float("nan"), float("inf"), -0.1):  # a NaN bias would make the genome invalid
+        with pytest.raises(ValueError, match="sigma"):
+            mut_change_attribute(genome, rng=rng, attribute="bias", sigma=sigma)
+    genome.validate()
 
 
 def test_rng_is_required_and_checked():

@@ -19,6 +19,7 @@ Examples
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -257,6 +258,8 @@ def mut_change_attribute(genome: Genome, *, rng: np.random.Generator, attribute:
         ``(genome,)``, DEAP's convention.
     """
     check_rng(rng)
+    if attribute == "bias" and not (math.isfinite(sigma) and sigma >= 0):
+        raise ValueError(f"sigma must be a finite, non-negative noise scale, got {sigma!r}")
     v = random_vertex(genome, rng)
     if v is None:
         return (genome,)
