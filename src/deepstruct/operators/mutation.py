@@ -58,6 +58,8 @@ def mut_add_edge(genome: Genome, *, rng: np.random.Generator, max_tries: int = 1
         ``(genome,)``, DEAP's convention.
     """
     check_rng(rng)
+    if weight is not None and not math.isfinite(weight):
+        raise ValueError(f"weight must be a finite number, got {weight!r}")
     g = genome.graph
     if edge_count(g) >= genome.limits.max_edges or len(g) < 2:
         return (genome,)
