@@ -139,6 +139,8 @@ def test_change_attribute():
         with pytest.raises(ValueError, match="sigma"):
             mut_change_attribute(genome, rng=rng, attribute="bias", sigma=sigma)
     genome.validate()
+    with pytest.raises(ValueError, match="weight"):
+        mut_add_edge(Genome(2, 1, vertices=[0, 1]), rng=rng, weight=float("nan"))
 
 
 def test_rng_is_required_and_checked():
