@@ -17,7 +17,7 @@ every edge and vertex or on none, and are float32 numbers (torch stores weights 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -28,7 +28,7 @@ from torch import nn
 
 from deepstruct.genomes.genome import Genome, GenomeError
 from deepstruct.graph import CachedLayeredGraph, compute_layers
-from deepstruct.sparse import ConvCell, DeepCellDAN, MaskedDeepDAN, MaskedDeepFFN, ReductionCell
+from deepstruct.sparse import ConvCell, DeepCellDAN, MaskedDeepDAN, MaskedDeepFFN, MaskedLinearLayer, ReductionCell
 
 __all__ = ["decode", "encode", "GenomeInfo", "ACTIVATIONS", "OPERATIONS", "VertexActivationDAN", "is_layered",
            "phenotype_weights"]
@@ -136,27 +136,29 @@ def _attributes(genome: Genome, default_activation: str) -> dict[int, dict[str, 
     return out
 
 
-def _load_dan_weights(model: MaskedDeepDAN, genome: Genome) -> None:
+def _load_weights(layers: Sequence[MaskedLinearLayer], rows: list[list[int]], columns: list[list[int]],
+                  genome: Genome) -> None:
+    """Copy the genome's inherited biases and hidden edge weights into ``layers`` (row ``i`` of layer ``t`` is
+    vertex ``rows[t][i]``, column ``j`` of layer ``t >= 1`` reads vertex ``columns[t][j]``)."""
     g = genome.graph
     with torch.no_grad():
-        for t in range(model.num_layers):
-            layer = model.layers[t]
-            for i, v in enumerate(model.layer_vertices[t]):
+        for t, layer in enumerate(layers):
+            for i, v in enumerate(rows[t]):
                 bias = g.nodes[v].get("bias")
                 if bias is not None and layer.bias is not None:
                     layer.bias[i] = float(bias)
             if t == 0:
                 continue
-            column = {u: j for j, u in enumerate(model.column_vertices(t))}
-            rows, cols, values = [], [], []
-            for i, v in enumerate(model.layer_vertices[t]):
+            column = {u: j for j, u in enumerate(columns[t])}
+            r, c, values = [], [], []
+            for i, v in enumerate(rows[t]):
                 for u, d in g._pred[v].items():
                     if "weight" in d:
-                        rows.append(i)
-                        cols.append(column[u])
+                        r.append(i)
+                        c.append(column[u])
                         values.append(float(d["weight"]))
-            if rows:
-                layer.weight[rows, cols] = torch.tensor(values, dtype=layer.weight.dtype)
+            if r:
+                layer.weight[r, c] = torch.tensor(values, dtype=layer.weight.dtype)
 
 
 def _decode_ffn(genome: Genome, activation: str, use_layer_norm: bool, generator: torch.Generator | None,
@@ -181,15 +183,8 @@ def _decode_ffn(genome: Genome, activation: str, use_layer_norm: bool, generator
                     mask[row[v], col[u]] = True
             model.layers[t].set_mask(mask)
             model.layers[t].reset_parameters(generator=generator)
-        if load_weights:
-            for t, vs in enumerate(vertices):
-                col = {u: j for j, u in enumerate(vertices[t - 1])} if t else {}
-                for i, v in enumerate(vs):
-                    if "bias" in g.nodes[v]:
-                        model.layers[t].bias[i] = float(g.nodes[v]["bias"])
-                    for u, d in g._pred[v].items():
-                        if "weight" in d:
-                            model.layers[t].weight[i, col[u]] = float(d["weight"])
+    if load_weights:
+        _load_weights(model.layers, vertices, [[], *vertices[:-1]], genome)
     model.genome_info = GenomeInfo(genome.num_inputs, genome.num_outputs, genome.next_id,  # type: ignore
                                    _attributes(genome, activation), vertices)
     return model
@@ -262,15 +257,14 @@ def decode(genome: Genome, *, kind: Kind = "dan", generator: torch.Generator | N
     if weights > genome.limits.max_weights:
         raise GenomeError(f"the phenotype would have {weights} weights, over the limit {genome.limits.max_weights} "
                           "(GenomeLimits.max_weights)")
+    uniform = _uniform_activation(genome, activation)
     if kind == "ffn":
-        if not _uniform_activation(genome, activation):
+        if not uniform:
             raise GenomeError("the genome mixes activations, which an FFN cannot: decode it with kind='dan'")
-        return _decode_ffn(genome, _uniform_activation(genome, activation) or activation, use_layer_norm,
-                           generator, load_weights)
+        return _decode_ffn(genome, uniform, use_layer_norm, generator, load_weights)
     if kind != "dan":
         raise GenomeError(f"unknown phenotype kind {kind!r}; choose dan, ffn, cell or auto")
     attributes = _attributes(genome, activation)
-    uniform = _uniform_activation(genome, activation)
     if uniform:
         model: MaskedDeepDAN = MaskedDeepDAN(genome.num_inputs, genome.num_outputs, genome.graph, use_layer_norm,
                                              ACTIVATIONS[uniform], generator=generator)
@@ -279,7 +273,8 @@ def decode(genome: Genome, *, kind: Kind = "dan", generator: torch.Generator | N
                                     {v: a["activation"] for v, a in attributes.items() if "activation" in a},
                                     activation, use_layer_norm=use_layer_norm, generator=generator)
     if load_weights:
-        _load_dan_weights(model, genome)
+        _load_weights(model.layers, model.layer_vertices, [[], *map(model.column_vertices, range(1, model.num_layers))],
+                      genome)
     model.genome_info = GenomeInfo(genome.num_inputs, genome.num_outputs, genome.next_id,  # type: ignore
                                    attributes)
     return model
