@@ -9,7 +9,8 @@ import pytest
 from deepstruct.cli import main
 
 TINY = ["--evaluator", "serial", "--population", "4", "--generations", "1", "--epochs", "1",
-        "--set", "task.max_samples=300", "--set", "genome.num_vertices=10", "--no-progress"]
+        "--set", "task.max_samples=300", "--set", "genome.num_vertices=10", "--set", "training.seeds=1",
+        "--no-progress"]
 
 
 @pytest.mark.parametrize(("argv", "field"), [

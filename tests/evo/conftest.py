@@ -13,7 +13,7 @@ from deepstruct.evo.config import RunConfig
 def tiny_config(**overrides: Any) -> RunConfig:
     """A run that takes about a second: 400 digits, 2 epochs, 6 individuals, 2 generations, serial."""
     base: dict[str, Any] = {
-        "task.max_samples": 400, "training.epochs": 2, "genome.num_vertices": 12,
+        "task.max_samples": 400, "training.epochs": 2, "training.seeds": 1, "genome.num_vertices": 12,
         "algorithm.population": 6, "algorithm.generations": 2, "evaluator.kind": "serial",
     }
     base.update(overrides)

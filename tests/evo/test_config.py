@@ -42,6 +42,7 @@ def test_any_valid_config_round_trips(population: int, generations: int, epochs:
     ("training.learning_rate", -1.0), ("training.mode", "darwinian"), ("training.objectives", ["speed"]),
     ("training.prune_amount", 1.5), ("evaluator.kind", "dask"), ("algorithm.name", "cmaes"),
     ("seed", -3), ("task.validation_fraction", 0.0), ("algorithm.mutations", {"grow": 1.0}),
+    ("training.seeds", 0), ("algorithm.max_mutations", 0), ("genome.min_vertices", -1),
 ])
 def test_bad_values_name_the_field(field: str, value: object) -> None:
     with pytest.raises(ConfigError, match=field.split(".")[0]):

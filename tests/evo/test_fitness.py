@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from deepstruct.evo.config import TaskConfig, TrainingConfig
-from deepstruct.evo.fitness import PENALTY, evaluate_genome
+from deepstruct.evo.fitness import PENALTY, evaluate_genome, repeat_seed
 from deepstruct.evo.tasks import load_task, split_task
 from deepstruct.genomes import Genome, init_random_layered
 
@@ -24,6 +24,7 @@ def _genome(seed: int = 0) -> Genome:
 
 
 def _training(**changes: Any) -> dict[str, Any]:
+    changes.setdefault("seeds", 1)
     return dataclasses.asdict(TrainingConfig(epochs=2, **changes))
 
 
@@ -77,3 +78,17 @@ def test_lamarckian_pruning_shrinks_the_genome_and_keeps_ids(data: dict[str, np.
     assert child.has_weights
     baldwin = evaluate_genome(genome.to_dict(), 1, data, _training(mode="baldwinian", prune_amount=amount))
     assert baldwin["genome"] is None and baldwin["values"] == result["values"]
+
+
+def test_several_training_seeds_average_the_single_runs(data: dict[str, np.ndarray]) -> None:
+    genome = _genome(5).to_dict()
+    assert repeat_seed(7, 0) == 7 and len({repeat_seed(7, r) for r in range(4)}) == 4
+    runs = [evaluate_genome(genome, repeat_seed(7, r), data, _training())["stats"] for r in range(3)]
+    mean = evaluate_genome(genome, 7, data, _training(seeds=3))
+    assert mean["reason"] is None
+    for name in ("accuracy", "loss", "test_accuracy", "trained_accuracy"):
+        assert mean["stats"][name] == pytest.approx(np.mean([r[name] for r in runs]), abs=1e-12)
+    accuracies = [r["accuracy"] for r in runs]
+    assert mean["stats"]["accuracy_spread"] == pytest.approx(max(accuracies) - min(accuracies))
+    assert mean["values"] == [mean["stats"]["accuracy"]]
+    assert mean["stats"]["params"] == runs[0]["params"]

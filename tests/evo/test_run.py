@@ -101,7 +101,7 @@ def _wait_for_lines(path: Path, n: int, proc: subprocess.Popen, timeout: float =
 
 def test_a_sigkilled_run_resumes_to_the_uninterrupted_result(tmp_path: Path) -> None:
     args = ["--evaluator", "serial", "--population", "6", "--generations", "3", "--epochs", "4",
-            "--set", "task.max_samples=600", "--no-progress"]
+            "--set", "task.max_samples=600", "--set", "training.seeds=1", "--no-progress"]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen([sys.executable, "-m", "deepstruct.cli", "evolve", *args, "--out",
                              str(tmp_path / "killed")], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -92,27 +92,48 @@ class Variation:
 
     def __init__(self, config: AlgorithmConfig) -> None:
         import deepstruct.operators as operators
+        from deepstruct.evo.mutations import MUTATIONS
+
+        def find(name: str) -> Any:
+            return MUTATIONS.get(name) or getattr(operators, name, None)
 
         self.names = list(config.mutations)
-        missing = [name for name in [*self.names, config.crossover] if not hasattr(operators, name)]
+        missing = [name for name in [*self.names, config.crossover] if find(name) is None]
         if missing:
             from deepstruct.evo.config import ConfigError
 
-            raise ConfigError(f"algorithm.mutations/crossover: deepstruct.operators has no {', '.join(missing)}")
-        self.mutations = [getattr(operators, name) for name in self.names]
+            raise ConfigError(f"algorithm.mutations/crossover: neither deepstruct.operators nor "
+                              f"deepstruct.evo.mutations has {', '.join(missing)}")
+        self.mutations = [find(name) for name in self.names]
         weights = np.array([config.mutations[name] for name in self.names], dtype=float)
         self.probabilities = weights / weights.sum()
-        self.crossover = getattr(operators, config.crossover)
+        self.crossover = find(config.crossover)
+        self.max_mutations = config.max_mutations
 
     def mutate(self, genome: Genome, rng: np.random.Generator) -> Genome | None:
-        """A mutated copy of ``genome`` (one operator), or ``None`` when the mutation changed nothing or failed."""
-        operator = self.mutations[int(rng.choice(len(self.mutations), p=self.probabilities))]
-        try:
-            (trial,) = operator(genome.copy(), rng=rng)
-            trial.validate()
-        except ValueError:
-            return None
-        return None if trial == genome else trial
+        """A mutated copy of ``genome``, or ``None`` when no operator could change it.
+
+        It applies ``1..max_mutations`` operators (uniformly many), each chosen by weight. An operator that
+        raises, leaves an invalid genome or changes nothing (such as removing an edge of a genome without
+        edges) is left out for the rest of this call and another one is drawn, so that a mutated child
+        differs from its parent whenever some operator can change it.
+        """
+        steps = 1 if self.max_mutations == 1 else int(rng.integers(1, self.max_mutations + 1))
+        weights = self.probabilities.copy()
+        trial, done = genome, 0
+        while done < steps and weights.sum() > 0:
+            index = int(rng.choice(len(self.mutations), p=weights / weights.sum()))
+            try:
+                (candidate,) = self.mutations[index](trial.copy(), rng=rng)
+                candidate.validate()
+            except ValueError:
+                weights[index] = 0.0
+                continue
+            if candidate == trial:
+                weights[index] = 0.0
+                continue
+            trial, done = candidate, done + 1
+        return None if done == 0 or trial == genome else trial
 
     def mate(self, g1: Genome, g2: Genome, rng: np.random.Generator) -> tuple[Genome, Genome] | None:
         """Crossed-over copies of ``g1`` and ``g2``, or ``None`` when the crossover failed."""

@@ -77,11 +77,18 @@ class TaskConfig:
 
 @dataclass(frozen=True)
 class GenomeConfig:
-    """How the initial population is drawn: ``deepstruct.genomes.INITIALISERS[init](..., num_vertices, **params)``."""
+    """How the initial population is drawn: ``deepstruct.genomes.INITIALISERS[init](..., num_vertices, **params)``.
+
+    With ``min_vertices`` > 0 every initial genome draws its size uniformly from
+    ``min(min_vertices, num_vertices)..num_vertices`` (a varied start); 0 gives every one ``num_vertices``.
+    The default starts small and flat (one layer of 8-24 vertices that all read the input and feed the
+    output) and lets the mutations grow the networks, wider (``mut_duplicate_vertex``) or deeper.
+    """
 
     init: str = "random_layered"
-    num_vertices: int = 32
-    params: dict[str, Any] = field(default_factory=lambda: {"num_layers": 2})
+    num_vertices: int = 24
+    min_vertices: int = 8
+    params: dict[str, Any] = field(default_factory=lambda: {"num_layers": 1})
     max_vertices: int = 256
     max_edges: int = 4096
 
@@ -91,6 +98,7 @@ class GenomeConfig:
         _int("genome.num_vertices", self.num_vertices)
         _int("genome.max_vertices", self.max_vertices)
         _int("genome.max_edges", self.max_edges)
+        _int("genome.min_vertices", self.min_vertices, 0)
         if self.num_vertices > self.max_vertices:
             raise ConfigError(f"genome.num_vertices={self.num_vertices} exceeds genome.max_vertices="
                               f"{self.max_vertices}")
@@ -102,7 +110,8 @@ class GenomeConfig:
 class TrainingConfig:
     """Fitness: decode -> train -> evaluate (-> prune -> re-encode)."""
 
-    epochs: int = 10
+    epochs: int = 20
+    seeds: int = 3  # training repeats per individual (own initial weights and batch order); the fitness is the mean
     batch_size: int = 64
     learning_rate: float = 0.02
     weight_decay: float = 0.0
@@ -113,6 +122,7 @@ class TrainingConfig:
 
     def __post_init__(self) -> None:
         _int("training.epochs", self.epochs)
+        _int("training.seeds", self.seeds)
         _int("training.batch_size", self.batch_size)
         _float("training.learning_rate", self.learning_rate, 0.0, 10.0, open_low=True)
         _float("training.weight_decay", self.weight_decay, 0.0, 1.0)
@@ -134,17 +144,18 @@ class AlgorithmConfig:
     """The search: ``ga`` (generational, elitist), ``mu_plus_lambda``, ``nsga2`` or ``aging`` (regularized)."""
 
     name: str = "ga"
-    population: int = 20
-    generations: int = 15
+    population: int = 24
+    generations: int = 25
     offspring: int = 0  # lambda for mu_plus_lambda/nsga2 (0: equal to population); children per cycle for aging
     crossover_prob: float = 0.3
     mutation_prob: float = 0.9
+    max_mutations: int = 3  # a mutated child gets 1..max_mutations operators (uniformly many)
     tournament_size: int = 3
     elites: int = 1
     hall_of_fame: int = 5
     mutations: dict[str, float] = field(default_factory=lambda: {
-        "mut_add_edge": 1.0, "mut_remove_edge": 1.0, "mut_add_vertex": 0.5, "mut_remove_vertex": 0.5,
-        "mut_rewire_edge": 1.0,
+        "mut_duplicate_vertex": 2.0, "mut_add_vertex": 0.5, "mut_remove_vertex": 0.5, "mut_add_edge": 0.5,
+        "mut_remove_edge": 1.0, "mut_rewire_edge": 0.5,
     })
     crossover: str = "cx_aligned"
 
@@ -155,6 +166,7 @@ class AlgorithmConfig:
         _int("algorithm.offspring", self.offspring, 0)
         _float("algorithm.crossover_prob", self.crossover_prob, 0.0, 1.0)
         _float("algorithm.mutation_prob", self.mutation_prob, 0.0, 1.0)
+        _int("algorithm.max_mutations", self.max_mutations)
         _int("algorithm.tournament_size", self.tournament_size, 1)
         _int("algorithm.elites", self.elites, 0)
         _int("algorithm.hall_of_fame", self.hall_of_fame, 1)

@@ -18,7 +18,7 @@ import numpy as np
 from deepstruct.evo.config import OBJECTIVES, TrainingConfig
 from deepstruct.genomes import Genome, GenomeLimits
 
-__all__ = ["evaluate_genome", "train_genome", "penalty_result", "PENALTY"]
+__all__ = ["evaluate_genome", "train_genome", "repeat_seed", "penalty_result", "PENALTY"]
 
 #: Worst value of a minimised objective (finite, so that checkpoints stay strict JSON).
 PENALTY = 1e9
@@ -123,28 +123,55 @@ def evaluate_genome(genome: dict[str, Any], seed: int, data: dict[str, np.ndarra
                               f"{type(exc).__name__}: {exc} (at {where.filename.rsplit('/', 1)[-1]}:{where.lineno})")
 
 
+def repeat_seed(seed: int, repeat: int) -> int:
+    """The seed of training repeat ``repeat`` of an individual whose seed is ``seed`` (repeat 0 keeps it)."""
+    if repeat == 0:
+        return int(seed)
+    return int(np.random.SeedSequence([int(seed), int(repeat)]).generate_state(1)[0]) & 0x7FFFFFFF
+
+
+#: Statistics averaged over the training repeats (the rest describe the structure, equal for every repeat).
+_AVERAGED = ("accuracy", "loss", "test_accuracy", "trained_accuracy")
+
+
 def train_genome(genome: dict[str, Any], seed: int, data: dict[str, np.ndarray],
                  training: dict[str, Any]) -> tuple[Any, dict[str, Any], dict[str, Any] | None]:
-    """Decode, train, evaluate and (optionally) prune one genome; raise on failure.
+    """Decode, train, evaluate and (optionally) prune one genome ``training["seeds"]`` times; raise on failure.
 
-    Returns the trained model, its statistics and, in Lamarckian mode, the re-encoded genome dict.
+    Every repeat trains from its own initial weights and batch order (seeds :func:`repeat_seed`); accuracies
+    and losses are averaged, which makes the fitness less of a lottery on one initialisation. ``stats`` also
+    holds ``accuracy_spread`` (max - min validation accuracy over the repeats). Returns the model, the
+    statistics and, in Lamarckian mode, the re-encoded genome dict of the first repeat.
     """
     import torch
 
-    from deepstruct.evo import _adapters
-
     config = TrainingConfig(**{k: v for k, v in training.items() if k not in ("max_vertices", "max_edges")})
-    started = time.monotonic()
+    deadline = time.monotonic() + config.deadline_s
     torch.set_num_threads(1)
     limits = GenomeLimits(max_vertices=int(training.get("max_vertices", 10_000)),
                           max_edges=int(training.get("max_edges", 200_000)))
     parent = Genome.from_dict(genome, limits=limits)
-    generator = torch.Generator().manual_seed(int(seed))
-    model = _adapters.decode(parent, generator=generator, load_weights=config.mode == "lamarckian")
     with warnings.catch_warnings():  # Ray's object store hands out read-only arrays; they are only ever read
         warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
         tensors = {k: torch.from_numpy(np.asarray(v)) for k, v in data.items()}
-    _train(model, tensors["x_train"], tensors["y_train"], config, seed, started + config.deadline_s)
+    runs = [_train_once(parent, repeat_seed(seed, r), tensors, config, deadline) for r in range(config.seeds)]
+    model, stats, new_genome = runs[0]
+    if len(runs) > 1:
+        accuracies = [run[1]["accuracy"] for run in runs]
+        means = {name: float(np.mean([run[1][name] for run in runs])) for name in _AVERAGED}
+        stats.update(means, accuracy_spread=float(max(accuracies) - min(accuracies)))
+    return model, stats, new_genome
+
+
+def _train_once(parent: Genome, seed: int, tensors: dict[str, Any], config: TrainingConfig,
+                deadline: float) -> tuple[Any, dict[str, Any], dict[str, Any] | None]:
+    import torch
+
+    from deepstruct.evo import _adapters
+
+    generator = torch.Generator().manual_seed(int(seed))
+    model = _adapters.decode(parent, generator=generator, load_weights=config.mode == "lamarckian")
+    _train(model, tensors["x_train"], tensors["y_train"], config, seed, deadline)
     stats: dict[str, Any] = {}
     stats["trained_accuracy"], _ = _accuracy_and_loss(model, tensors["x_val"], tensors["y_val"])
     new_genome = None
