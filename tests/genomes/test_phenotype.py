@@ -106,6 +106,9 @@ def test_encode_keeps_ids_weights_and_template_attributes():
     assert encode(plain).next_id == 31
     with pytest.raises(GenomeError, match="cannot encode"):
         encode(torch.nn.Linear(2, 2))
+    assert encode(model, num_inputs=3) == genome
+    with pytest.raises(GenomeError, match="reads 3 inputs"):
+        encode(model, num_inputs=4)  # a genome whose interface the model does not have
 
 
 @given(genomes(max_vertices=12), st.integers(0, 2**32 - 1))

@@ -326,7 +326,7 @@ def encode(model: nn.Module, *, num_inputs: int | None = None, include_weights: 
     model : MaskedDeepDAN, MaskedDeepFFN or DeepCellDAN
         The phenotype; its masks are the structure.
     num_inputs : int, optional
-        Inputs of the genome (default: the model's input features).
+        Inputs of the genome, checked against the model's input features (the default).
     include_weights : bool
         Carry the trained hidden weights (``weight`` on edges) and biases (``bias`` on vertices).
     template : Genome, optional
@@ -372,6 +372,8 @@ def encode(model: nn.Module, *, num_inputs: int | None = None, include_weights: 
     else:
         raise GenomeError(f"cannot encode a {type(model).__name__}: expected MaskedDeepDAN, MaskedDeepFFN or "
                           "DeepCellDAN (use deepstruct.transform for other models)")
+    if num_inputs is not None and num_inputs != size_input:
+        raise GenomeError(f"num_inputs={num_inputs!r} but the {type(model).__name__} reads {size_input} inputs")
     alive = _alive(vertices, edges, live_sources, live_sinks)
     if not alive:
         raise GenomeError("no vertex of the model lies on an input-to-output path: nothing to encode")
@@ -390,7 +392,6 @@ def encode(model: nn.Module, *, num_inputs: int | None = None, include_weights: 
             graph.add_edge(*edge, **({"weight": weights[edge]} if include_weights else {}))
     next_id = template.next_id if template is not None else info.next_id if info is not None else 0
     next_id = max(next_id, max(alive) + 1)
-    genome = Genome(num_inputs if num_inputs is not None else (info.num_inputs if info else size_input),
-                    size_output, graph=graph, next_id=next_id,
+    genome = Genome(size_input, size_output, graph=graph, next_id=next_id,
                     limits=template.limits if template is not None else None)
     return genome.validate()
