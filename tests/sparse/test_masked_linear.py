@@ -98,3 +98,18 @@ def test_maskable_module_prunes_every_layer():
     for layer in layers:
         assert torch.equal(layer.mask, layer.mask & (layer.weight.abs() > 0.3))
     assert 0 < model.density() < 1
+
+
+@pytest.mark.parametrize("theta", ["x", None, float("nan"), -0.5, True])
+def test_bad_thresholds_are_value_errors_everywhere(theta):
+    from deepstruct.pruning import prune_by_magnitude
+    from deepstruct.transform import GraphTransform
+
+    layer = MaskedLinearLayer(3, 2)
+    with pytest.raises(ValueError, match="theta must be a non-negative magnitude"):
+        layer.recompute_mask(theta)
+    if theta is not None:
+        with pytest.raises(ValueError, match="threshold must be a non-negative magnitude"):
+            prune_by_magnitude(MaskedDeepFFN(3, 2, [4]), threshold=theta)
+        with pytest.raises(ValueError, match="threshold must be a non-negative magnitude"):
+            GraphTransform(threshold=theta)

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from deepstruct.sparse import MaskedLinearLayer, maskable_layers
+from deepstruct.sparse import MaskedLinearLayer, magnitude_threshold, maskable_layers
 
 __all__ = ["prune_by_magnitude", "prune_random", "density_report", "format_density_report", "output_layer"]
 
@@ -117,10 +117,9 @@ def prune_by_magnitude(
         raise ValueError(f"scope must be 'layer' or 'global', got {scope!r}")
     layers = _layers(model, include_output)
     if threshold is not None:
-        if isinstance(threshold, bool) or math.isnan(threshold) or threshold < 0:
-            raise ValueError(f"threshold must be a non-negative magnitude, got {threshold!r}")
+        threshold = magnitude_threshold("threshold", threshold)
         for layer in layers:
-            layer.recompute_mask(float(threshold), revive=False)
+            layer.recompute_mask(threshold, revive=False)
         return model
     amount = _check_amount(amount)  # type: ignore[arg-type]
     if scope == "global":

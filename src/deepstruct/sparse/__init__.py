@@ -1,5 +1,6 @@
 """Sparse neural networks whose connectivity is a graph: masked layers and the models built from them."""
 
+from deepstruct.sparse._sizes import magnitude_threshold
 from deepstruct.sparse.cells import CellConstructor, ConvCell, DeepCellDAN, ReductionCell
 from deepstruct.sparse.dan import MaskedDeepDAN
 from deepstruct.sparse.ffn import MaskedDeepFFN
@@ -13,4 +14,5 @@ from deepstruct.sparse.masked_linear import (
 __all__ = [
     "MaskedLinearLayer", "MaskableModule", "maskable_layers", "init_by_fan_in_",
     "MaskedDeepFFN", "MaskedDeepDAN", "DeepCellDAN", "ConvCell", "ReductionCell", "CellConstructor",
+    "magnitude_threshold",
 ]

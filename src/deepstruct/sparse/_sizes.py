@@ -26,3 +26,10 @@ def positive(name: str, value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
     return value
+
+
+def magnitude_threshold(name: str, value: float) -> float:
+    """A weight-magnitude threshold: a real number >= 0 (not a bool, not NaN)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or value < 0:
+        raise ValueError(f"{name} must be a non-negative magnitude, got {value!r}")
+    return float(value)

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from deepstruct.sparse._sizes import positive
+from deepstruct.sparse._sizes import magnitude_threshold, positive
 
 __all__ = ["MaskedLinearLayer", "MaskableModule", "maskable_layers", "init_by_fan_in_"]
 
@@ -132,8 +132,7 @@ class MaskedLinearLayer(nn.Module):
 
         A connection that is already masked stays masked unless ``revive=True``.
         """
-        if theta < 0 or math.isnan(theta):
-            raise ValueError(f"theta must be a non-negative threshold, got {theta!r}")
+        theta = magnitude_threshold("theta", theta)
         with torch.no_grad():
             keep = self.weight.abs() > theta
             if not revive:

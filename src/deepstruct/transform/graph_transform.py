@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 import warnings
 
 import networkx as nx
 import torch
 from torch import nn
 
-from deepstruct.sparse import MaskedDeepDAN, MaskedDeepFFN
+from deepstruct.sparse import MaskedDeepDAN, MaskedDeepFFN, magnitude_threshold
 from deepstruct.transform.compact import CompactGraph
 from deepstruct.transform.masked import extract_masked_dan, extract_masked_ffn
 from deepstruct.transform.modules import module_graph
@@ -69,8 +68,8 @@ class GraphTransform:
     ) -> None:
         if granularity not in ("neuron", "module"):
             raise ValueError(f"granularity must be 'neuron' or 'module', got {granularity!r}")
-        if threshold is not None and (math.isnan(threshold) or threshold < 0):
-            raise ValueError(f"threshold must be a non-negative magnitude, got {threshold!r}")
+        if threshold is not None:
+            threshold = magnitude_threshold("threshold", threshold)
         if random_input is not None and (not isinstance(random_input, torch.Tensor) or random_input.dim() < 1):
             raise ValueError("random_input must be a tensor with a leading batch dimension, e.g. torch.randn(1, 784)")
         self.random_input = random_input
