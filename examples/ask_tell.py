@@ -19,7 +19,7 @@ from deepstruct.genomes import canonical_hash, init_random_layered
 def main() -> None:
     rng = np.random.default_rng(0)
     task = load_task(TaskConfig(), seed=0)
-    training = TrainingConfig(epochs=5, objectives=("accuracy",))
+    training = TrainingConfig(epochs=5, seeds=1, objectives=("accuracy",))
     settings = {**dataclasses.asdict(training), "objectives": list(training.objectives)}
     strategy = make_strategy(AlgorithmConfig(name="aging", population=10, offspring=4), training.objectives)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import networkx as nx
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -66,3 +67,20 @@ def test_a_mutated_child_differs_from_its_parent(seed: int, steps: int) -> None:
 def test_variation_finds_the_search_mutations_and_the_operators() -> None:
     variation = Variation(AlgorithmConfig())
     assert "mut_duplicate_vertex" in variation.names and "mut_add_edge" in variation.names
+
+
+@pytest.mark.parametrize("retries", [0, 4])
+def test_known_mutants_are_drawn_again(retries: int) -> None:
+    from deepstruct.evo.algorithms import make_strategy
+
+    config = AlgorithmConfig(mutations={"mut_duplicate_vertex": 1.0, "mut_remove_vertex": 1.0}, max_mutations=1)
+    strategy = make_strategy(config, ("accuracy",))
+    strategy.retries = retries
+    parent = init_random_layered(4, 2, 6, rng=np.random.default_rng(0), num_layers=1)
+    strategy.known = lambda genome: genome.num_vertices > parent.num_vertices  # every grown genome is "known"
+    rng = np.random.default_rng(1)
+    grown = sum(strategy._mutate(parent, rng).num_vertices > 6 for _ in range(200))
+    if retries:
+        assert grown < 20  # about 200 / 2**5
+    else:
+        assert 70 < grown < 130

@@ -22,7 +22,7 @@ them back with fitnesses and updates the population. DEAP supplies ``selBest``, 
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any
 
@@ -170,6 +170,19 @@ class Strategy:
         self.objectives = tuple(objectives)
         self._variation = variation
         self.population: list[Individual] = []
+        #: Optional ``known(genome) -> bool``: whether an equal (isomorphic) genome was evaluated already. A
+        #: mutant that is known is drawn again (up to ``retries`` times), so that the offspring explore new
+        #: structures instead of filling the population with copies of evaluated ones.
+        self.known: Callable[[Genome], bool] | None = None
+        self.retries = 4
+
+    def _mutate(self, genome: Genome, rng: np.random.Generator) -> Genome | None:
+        mutant = self.variation.mutate(genome, rng)
+        for _ in range(self.retries):
+            if mutant is None or self.known is None or not self.known(mutant):
+                break
+            mutant = self.variation.mutate(genome, rng)
+        return mutant
 
     @property
     def variation(self) -> Variation:
@@ -203,7 +216,7 @@ class Strategy:
                     _invalidate(children[i], pair[1])
         for child in children:
             if rng.random() < self.config.mutation_prob:
-                mutant = self.variation.mutate(child.genome, rng)
+                mutant = self._mutate(child.genome, rng)
                 if mutant is not None:
                     _invalidate(child, mutant)
         return children
@@ -246,7 +259,7 @@ class MuPlusLambda(Strategy):
                     _invalidate(a, pair[0])
             elif draw < cx + mut:
                 a = self.population[int(rng.integers(len(self.population)))].clone()
-                mutant = self.variation.mutate(a.genome, rng)
+                mutant = self._mutate(a.genome, rng)
                 if mutant is not None:
                     _invalidate(a, mutant)
             else:
@@ -296,7 +309,7 @@ class AgingEvolution(Strategy):
         for _ in range(self.config.num_offspring):
             sample = [self.population[int(i)] for i in rng.choice(len(self.population), size=size, replace=False)]
             child = max(sample, key=lambda ind: ind.fitness).clone()
-            mutant = self.variation.mutate(child.genome, rng)
+            mutant = self._mutate(child.genome, rng)
             if mutant is not None:
                 _invalidate(child, mutant)
             children.append(child)

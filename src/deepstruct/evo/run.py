@@ -195,6 +195,12 @@ class EvolutionRun:
         counts["penalties"] = sum(ind.reason is not None for ind in individuals)
         return counts
 
+    def _known(self, genome: Genome) -> bool:
+        """Whether an isomorphic genome was evaluated in a completed generation (journal entries of a generation
+        cut short by a crash do not count, so a resumed run asks for the same offspring)."""
+        hit = self.cache.get(genome_key(genome))
+        return hit is not None and hit[1] <= self.generation
+
     # -- the loop -------------------------------------------------------------------------------------------
     def _record(self, counts: dict[str, int]) -> dict[str, Any]:
         values = np.array([ind.fitness.values for ind in self.strategy.population], dtype=float)
@@ -237,6 +243,7 @@ class EvolutionRun:
                     if self.generation < 0:
                         individuals = self.strategy.initial(self.initial_genomes())
                     else:
+                        self.strategy.known = self._known
                         individuals = self.strategy.ask(self.rng)
                     counts = self.evaluate(individuals, evaluator, journal, bar)
                     self.strategy.tell(individuals)
