@@ -145,7 +145,7 @@ class AlgorithmConfig:
 
     name: str = "ga"
     population: int = 24
-    generations: int = 25
+    generations: int = 30
     offspring: int = 0  # lambda for mu_plus_lambda/nsga2 (0: equal to population); children per cycle for aging
     crossover_prob: float = 0.3
     mutation_prob: float = 0.9
