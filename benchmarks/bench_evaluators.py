@@ -80,7 +80,7 @@ def main() -> None:
     args = parser.parse_args()
     import ray
 
-    config = RunConfig().override({"training.epochs": args.epochs})
+    config = RunConfig().override({"training.epochs": args.epochs, "training.seeds": 1})
     data = load_task(config.task).arrays()
     training = config.to_dict()["training"]
     batch = jobs(args.individuals)
