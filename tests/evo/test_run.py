@@ -134,3 +134,23 @@ def test_a_run_directory_is_locked_while_it_runs(tmp_path: Path) -> None:
     run.on_generation = second_process
     run.run(report=False)
     assert seen
+
+
+def test_the_saved_best_model_of_a_lamarckian_run_is_a_trained_network(tmp_path: Path) -> None:
+    import torch
+    from sklearn.datasets import load_digits
+
+    from deepstruct.evo import _adapters
+    from deepstruct.genomes import Genome
+
+    config = tiny_config(**{"training.mode": "lamarckian", "training.epochs": 15, "task.max_samples": 600,
+                            "algorithm.generations": 1})
+    run = EvolutionRun(config, tmp_path / "run").run()
+    saved = torch.load(run.run_dir / "best_model.pt", weights_only=True)
+    model = _adapters.decode(Genome.from_dict(json.loads(saved["genome"])), load_weights=False,
+                             generator=torch.Generator().manual_seed(0))
+    model.load_state_dict(saved["state_dict"])
+    digits = load_digits()
+    x = torch.tensor(digits.data / 16.0, dtype=torch.float32)
+    accuracy = float((model.eval()(x).argmax(1) == torch.tensor(digits.target)).float().mean())
+    assert accuracy > 0.6

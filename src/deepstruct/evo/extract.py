@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 from deepstruct.evo.config import ConfigError
@@ -33,7 +34,7 @@ def extract_model_file(model_file: str | Path, out: str | Path | None = None) ->
     if not isinstance(saved, dict) or saved.get("format") != MODEL_FORMAT:
         raise ConfigError(f"model_file: {path} is not a {MODEL_FORMAT} file (as written by `deepstruct evolve`)")
     genome = Genome.from_dict(json.loads(saved["genome"]))
-    model = _adapters.decode(genome, load_weights=False)
+    model = _adapters.decode(genome, generator=torch.Generator().manual_seed(0), load_weights=False)
     model.load_state_dict(saved["state_dict"])
     graph, how = None, "the masks"
     try:
@@ -41,7 +42,9 @@ def extract_model_file(model_file: str | Path, out: str | Path | None = None) ->
 
         graph = GraphTransform(torch.zeros(1, genome.num_inputs)).transform(model)
         how = "GraphTransform"
-    except Exception:  # noqa: BLE001 - no (working) GraphTransform: the masks give the exact structure anyway
+    except Exception as exc:  # noqa: BLE001 - the masks give the exact structure anyway
+        warnings.warn(f"GraphTransform failed ({type(exc).__name__}: {exc}); the graph is read from the masks",
+                      stacklevel=2)
         graph = None
     if graph is None:
         graph = nx.DiGraph(model.generate_structure(include_weights=True))

@@ -76,14 +76,9 @@ def _save_model(run_dir: Path, data: dict[str, Any]) -> Path | None:
     task = load_task(config.task, seed=config.seed)
     training = dict(data["config"]["training"], max_vertices=config.genome.max_vertices,
                     max_edges=config.genome.max_edges)
-    if config.training.mode == "lamarckian":  # the genome already is the trained, pruned network
-        from deepstruct.evo._adapters import decode
-        from deepstruct.genomes import Genome
-
-        model = decode(Genome.from_dict(best["genome"]), load_weights=True)
-    else:
-        model, _, _ = train_genome(best["genome"], individual_seed(config.seed, best["key"]), task.arrays(),
-                                   training)
+    # Lamarckian genomes carry only the hidden weights: the input and output layers are trained again here
+    # too, from the genome's inherited weights, so that the saved model is a trained network
+    model, _, _ = train_genome(best["genome"], individual_seed(config.seed, best["key"]), task.arrays(), training)
     path = run_dir / "best_model.pt"
     torch.save({"format": MODEL_FORMAT, "version": 1, "genome": json.dumps(best["genome"]),
                 "state_dict": model.state_dict()}, path)
