@@ -225,9 +225,10 @@ class EvolutionRun:
 
     def run(self, *, report: bool = True) -> EvolutionRun:
         """Evolve until ``algorithm.generations`` generations after the initial one are done."""
-        self._prepare_dir()
-        lock = _lock(self.run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        lock = _lock(self.run_dir)  # before anything in the directory changes: a live run keeps its files
         try:
+            self._prepare_dir()
             return self._run(report)
         finally:
             lock.close()
