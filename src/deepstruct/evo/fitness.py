@@ -147,14 +147,18 @@ def train_genome(genome: dict[str, Any], seed: int, data: dict[str, np.ndarray],
 
     config = TrainingConfig(**{k: v for k, v in training.items() if k not in ("max_vertices", "max_edges")})
     deadline = time.monotonic() + config.deadline_s
-    torch.set_num_threads(1)
-    limits = GenomeLimits(max_vertices=int(training.get("max_vertices", 10_000)),
-                          max_edges=int(training.get("max_edges", 200_000)))
-    parent = Genome.from_dict(genome, limits=limits)
-    with warnings.catch_warnings():  # Ray's object store hands out read-only arrays; they are only ever read
-        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
-        tensors = {k: torch.from_numpy(np.asarray(v)) for k, v in data.items()}
-    runs = [_train_once(parent, repeat_seed(seed, r), tensors, config, deadline) for r in range(config.seeds)]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one thread per evaluation; restored for the caller
+    try:
+        limits = GenomeLimits(max_vertices=int(training.get("max_vertices", 10_000)),
+                              max_edges=int(training.get("max_edges", 200_000)))
+        parent = Genome.from_dict(genome, limits=limits)
+        with warnings.catch_warnings():  # Ray's object store hands out read-only arrays; they are only ever read
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            tensors = {k: torch.from_numpy(np.asarray(v)) for k, v in data.items()}
+        runs = [_train_once(parent, repeat_seed(seed, r), tensors, config, deadline) for r in range(config.seeds)]
+    finally:
+        torch.set_num_threads(threads)
     model, stats, new_genome = runs[0]
     if len(runs) > 1:
         accuracies = [run[1]["accuracy"] for run in runs]
