@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from deepstruct.evo.algorithms import Variation
 from deepstruct.evo.config import AlgorithmConfig
-from deepstruct.evo.mutations import mut_duplicate_vertex
 from deepstruct.genomes import Genome, init_random_layered
+from deepstruct.operators import mut_duplicate_vertex
 
 
 def _layers(genome: Genome) -> dict[int, int]:

@@ -154,3 +154,11 @@ def test_rng_is_required_and_checked():
     for bad in ({"add_edge": float("nan")}, {"add_edge": -1.0}, {"add_edge": 0.0}, {"add_edge": float("inf")}):
         with pytest.raises(ValueError, match="probabilities"):
             mut_any(genome, rng=np.random.default_rng(0), probabilities=bad)
+
+
+def test_duplicate_vertex_needs_a_generator():
+    from deepstruct.genomes import Genome
+    from deepstruct.operators import mut_duplicate_vertex
+
+    with pytest.raises(ValueError, match="rng must be a numpy.random.Generator"):
+        mut_duplicate_vertex(Genome(2, 2, edges=[(0, 1)]), rng=0)

@@ -23,7 +23,6 @@ from deepstruct.evo.config import (
 )
 from deepstruct.evo.evaluators import Evaluator, RayEvaluator, SerialEvaluator
 from deepstruct.evo.fitness import evaluate_genome, penalty_result
-from deepstruct.evo.mutations import mut_duplicate_vertex
 from deepstruct.evo.run import EvolutionRun, individual_seed
 from deepstruct.evo.tasks import Task, load_task, register_task
 
@@ -31,5 +30,5 @@ __all__ = [
     "RunConfig", "TaskConfig", "GenomeConfig", "TrainingConfig", "AlgorithmConfig", "EvaluatorConfig", "ConfigError",
     "load_config", "Individual", "Strategy", "Variation", "GenerationalGA", "MuPlusLambda", "NSGA2",
     "AgingEvolution", "make_strategy", "Evaluator", "SerialEvaluator", "RayEvaluator", "evaluate_genome",
-    "penalty_result", "mut_duplicate_vertex", "EvolutionRun", "individual_seed", "Task", "load_task", "register_task",
+    "penalty_result", "EvolutionRun", "individual_seed", "Task", "load_task", "register_task",
 ]

@@ -92,18 +92,16 @@ class Variation:
 
     def __init__(self, config: AlgorithmConfig) -> None:
         import deepstruct.operators as operators
-        from deepstruct.evo.mutations import MUTATIONS
 
         def find(name: str) -> Any:
-            return MUTATIONS.get(name) or getattr(operators, name, None)
+            return getattr(operators, name, None) if name in operators.__all__ else None
 
         self.names = list(config.mutations)
         missing = [name for name in [*self.names, config.crossover] if find(name) is None]
         if missing:
             from deepstruct.evo.config import ConfigError
 
-            raise ConfigError(f"algorithm.mutations/crossover: neither deepstruct.operators nor "
-                              f"deepstruct.evo.mutations has {', '.join(missing)}")
+            raise ConfigError(f"algorithm.mutations/crossover: deepstruct.operators has no {', '.join(missing)}")
         self.mutations = [find(name) for name in self.names]
         weights = np.array([config.mutations[name] for name in self.names], dtype=float)
         self.probabilities = weights / weights.sum()

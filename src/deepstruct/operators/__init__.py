@@ -27,10 +27,12 @@ from deepstruct.operators.repair import (
     fix_next_id,
     repair,
 )
+from deepstruct.operators.widening import mut_duplicate_vertex
 
 __all__ = [
     "mut_add_edge", "mut_remove_edge", "mut_add_vertex", "mut_remove_vertex", "mut_rewire_edge",
-    "mut_change_attribute", "mut_prune_weights", "mut_any", "MUTATIONS", "cx_aligned", "cx_subgraph",
+    "mut_change_attribute", "mut_prune_weights", "mut_duplicate_vertex", "mut_any", "MUTATIONS",
+    "cx_aligned", "cx_subgraph",
     "repair", "break_cycles", "enforce_limits", "ensure_nonempty", "fix_next_id", "drop_invalid_ids",
     "drop_invalid_attributes",
 ]

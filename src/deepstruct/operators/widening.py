@@ -1,16 +1,13 @@
-"""Mutations the search adds to :mod:`deepstruct.operators` (same DEAP convention: in place, return ``(genome,)``).
-
-:class:`deepstruct.evo.algorithms.Variation` looks a mutation name up here first, then in
-:mod:`deepstruct.operators`.
-"""
+"""Widening mutation: a new vertex beside an existing one (DEAP convention: in place, returns ``(genome,)``)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from deepstruct.genomes import Genome
+from deepstruct.operators._sampling import check_rng
 
-__all__ = ["mut_duplicate_vertex", "MUTATIONS"]
+__all__ = ["mut_duplicate_vertex"]
 
 
 def mut_duplicate_vertex(genome: Genome, *, rng: np.random.Generator) -> tuple[Genome]:
@@ -19,7 +16,9 @@ def mut_duplicate_vertex(genome: Genome, *, rng: np.random.Generator) -> tuple[G
     ``w`` lands in the layer of ``v``; a source stays a source, so it reads the network input. This is the
     growth that :func:`deepstruct.operators.mut_add_vertex` (which splits an edge, i.e. deepens) does not give.
     With inherited weights, ``w`` copies ``v``'s incoming weights and bias and the outgoing weights of both are
-    halved, so the network computes the same function (Net2Net widening). A genome without vertices gets one.
+    halved (Net2Net widening): for a vertex that is neither a source nor a sink the network computes the same
+    function. A source's input weights and a sink's output weights are not part of a genome, so there ``w``
+    starts from fresh ones. A genome without vertices gets one.
 
     Parameters
     ----------
@@ -40,6 +39,7 @@ def mut_duplicate_vertex(genome: Genome, *, rng: np.random.Generator) -> tuple[G
     >>> g.num_vertices, g.num_edges
     (3, 2)
     """
+    check_rng(rng)
     g = genome.graph
     if len(g) + 1 > genome.limits.max_vertices:
         return (genome,)
@@ -59,6 +59,3 @@ def mut_duplicate_vertex(genome: Genome, *, rng: np.random.Generator) -> tuple[G
         g.add_edge(w, x, **dict(data))
     return (genome,)
 
-
-#: Name -> mutation, for :class:`deepstruct.evo.algorithms.Variation`.
-MUTATIONS = {"mut_duplicate_vertex": mut_duplicate_vertex}
