@@ -22,6 +22,7 @@ them back with fitnesses and updates the population. DEAP supplies ``selBest``, 
 from __future__ import annotations
 
 import copy
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any
@@ -159,7 +160,7 @@ def tournament(population: Sequence[Individual], k: int, size: int, rng: np.rand
     return winners
 
 
-class Strategy:
+class Strategy(ABC):
     """Base of the ask/tell strategies; ``population`` is the current population (evaluated)."""
 
     def __init__(self, config: AlgorithmConfig, objectives: tuple[str, ...],
@@ -192,8 +193,9 @@ class Strategy:
         """The first population, to evaluate and then :meth:`tell`."""
         return [Individual(g, self.objectives) for g in genomes]
 
+    @abstractmethod
     def ask(self, rng: np.random.Generator) -> list[Individual]:
-        raise NotImplementedError
+        """Implemented by every subclass."""
 
     def tell(self, offspring: Sequence[Individual]) -> None:
         if any(not ind.fitness.valid for ind in offspring):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -23,7 +24,7 @@ FitnessFunction = Callable[[dict[str, Any], int, dict[str, np.ndarray], dict[str
 ResultCallback = Callable[[str, dict[str, Any]], None]
 
 
-class Evaluator:
+class Evaluator(ABC):
     """Base class: ``evaluate(jobs, on_result)`` returns ``{key: result}``; ``close()`` frees resources."""
 
     def __init__(self, data: dict[str, np.ndarray], training: dict[str, Any],
@@ -33,11 +34,13 @@ class Evaluator:
         self.fn = fn
         self.objectives = tuple(training.get("objectives", ("accuracy",)))
 
+    @abstractmethod
     def evaluate(self, jobs: Sequence[Job], on_result: ResultCallback | None = None) -> dict[str, dict[str, Any]]:
-        raise NotImplementedError
+        """Implemented by every subclass."""
 
     def close(self) -> None:
         """Release workers (no-op for the serial evaluator)."""
+        return None
 
     def __enter__(self) -> Evaluator:
         return self
