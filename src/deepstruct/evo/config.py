@@ -237,10 +237,7 @@ class RunConfig:
     def from_dict(cls, data: Any) -> RunConfig:
         if not isinstance(data, dict):
             raise ConfigError(f"a configuration must be a table, got {type(data).__name__}")
-        known = {f.name for f in fields(cls)}
-        for key in data:
-            if key not in known:
-                raise ConfigError(f"unknown configuration field {key!r} (known: {', '.join(sorted(known))})")
+        _check_fields(cls, data, "")
         kwargs: dict[str, Any] = {}
         for key, value in data.items():
             if key in _SECTIONS:
@@ -265,14 +262,19 @@ class RunConfig:
         return RunConfig.from_dict(data)
 
 
+def _check_fields(cls: type, data: dict[str, Any], prefix: str) -> None:
+    """Refuse a key that is not a field of the dataclass ``cls``, naming it (``prefix`` + key)."""
+    known = {f.name for f in fields(cls)}
+    for key in data:
+        if key not in known:
+            raise ConfigError(f"unknown configuration field '{prefix}{key}' (known: {', '.join(sorted(known))})")
+
+
 def _section(name: str, value: Any) -> Any:
     cls = _SECTIONS[name]
     if not isinstance(value, dict):
         raise ConfigError(f"{name} must be a table, got {value!r}")
-    known = {f.name for f in fields(cls)}
-    for key in value:
-        if key not in known:
-            raise ConfigError(f"unknown configuration field '{name}.{key}' (known: {', '.join(sorted(known))})")
+    _check_fields(cls, value, f"{name}.")
     try:
         return cls(**value)
     except TypeError as exc:  # pragma: no cover - guarded by the key check above

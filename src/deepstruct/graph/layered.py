@@ -68,7 +68,7 @@ class LayeredGraph(ABC):
 class _LayerIndex:
     """Everything derived from the layering, computed together in O(V + E)."""
 
-    __slots__ = ("layer_of", "vertices", "connections")
+    __slots__ = ("layer_of", "vertices", "connections", "feeding")
 
     def __init__(self, graph: nx.DiGraph) -> None:
         if graph.number_of_nodes() == 0:
@@ -85,6 +85,9 @@ class _LayerIndex:
             for w in succ:
                 key = (lu, layer_of[w])
                 self.connections[key] = self.connections.get(key, 0) + 1
+        self.feeding: list[list[int]] = [[] for _ in range(num_layers)]
+        for source, target in sorted(self.connections):
+            self.feeding[target].append(source)
 
 
 def _invalidating(name: str):
@@ -144,17 +147,17 @@ class CachedLayeredGraph(nx.DiGraph, LayeredGraph):
         except KeyError:
             raise ValueError(f"vertex {vertex!r} is not in the graph") from None
 
-    def get_vertices(self, layer: int) -> list[Hashable]:
+    def _layer(self, layer: int) -> list[Hashable]:
         vertices = self._index().vertices
         if not 0 <= layer < len(vertices):
             raise ValueError(f"layer {layer} does not exist: the graph has layers 0..{len(vertices) - 1}")
-        return list(vertices[layer])
+        return vertices[layer]
+
+    def get_vertices(self, layer: int) -> list[Hashable]:
+        return list(self._layer(layer))
 
     def get_layer_size(self, layer: int) -> int:
-        vertices = self._index().vertices
-        if not 0 <= layer < len(vertices):
-            raise ValueError(f"layer {layer} does not exist: the graph has layers 0..{len(vertices) - 1}")
-        return len(vertices[layer])
+        return len(self._layer(layer))
 
     def layer_connection_size(self, layer_source: int, layer_target: int) -> int:
         return self._index().connections.get((layer_source, layer_target), 0)
@@ -165,7 +168,7 @@ class CachedLayeredGraph(nx.DiGraph, LayeredGraph):
 
     def feeding_layers(self, layer_target: int) -> list[int]:
         """The layers with at least one edge into ``layer_target``, ascending."""
-        return sorted(ls for (ls, lt) in self._index().connections if lt == layer_target)
+        return list(self._index().feeding[layer_target])
 
     @classmethod
     def from_graph(cls, graph: nx.Graph | nx.DiGraph) -> CachedLayeredGraph:

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from deepstruct.graph import CachedLayeredGraph, check_dag
+from deepstruct.graph import CachedLayeredGraph
 from deepstruct.sparse._sizes import positive
 
 __all__ = ["DeepCellDAN", "ConvCell", "ReductionCell", "CellConstructor"]
@@ -83,12 +83,12 @@ class DeepCellDAN(nn.Module):
         super().__init__()
         if not isinstance(structure, nx.DiGraph):
             raise ValueError(f"structure must be a directed graph (nx.DiGraph), got {type(structure).__name__}")
-        check_dag(structure, what="structure")
+        self.structure = CachedLayeredGraph.from_graph(structure)
+        graph = self.structure
+        graph.layer_index()  # layers once; a cycle or an empty structure raises a ValueError naming it
         self.num_classes = positive("num_classes", num_classes)
         self.input_channel_size = positive("input_channel_size", input_channel_size)
         self.cell_channels = positive("cell_channels", cell_channels)
-        self.structure = CachedLayeredGraph.from_graph(structure)
-        graph = self.structure
         self.order: list[Hashable] = [v for t in graph.layers for v in graph.get_vertices(t)]
         self._index = {v: i for i, v in enumerate(self.order)}
         self.predecessors = [[self._index[u] for u in graph.predecessors(v)] for v in self.order]

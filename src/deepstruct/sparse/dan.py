@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from deepstruct.graph import CachedLayeredGraph, check_dag
+from deepstruct.graph import CachedLayeredGraph
 from deepstruct.sparse._sizes import input_features, positive
 from deepstruct.sparse.masked_linear import MaskableModule, MaskedLinearLayer
 
@@ -78,14 +78,14 @@ class MaskedDeepDAN(MaskableModule):
                 f"structure must be a directed graph (nx.DiGraph), got {type(structure).__name__}; "
                 "orient an undirected graph with deepstruct.graph.orient"
             )
-        interface = [v for v, kind in structure.nodes(data="kind") if kind in INTERFACE_KINDS]
+        interface = {v for v, kind in structure.nodes(data="kind") if kind in INTERFACE_KINDS}
         if interface:
-            structure = structure.subgraph(v for v in structure if v not in set(interface))
-        check_dag(structure, what="structure")
-        self.size_input = input_features(size_input)
-        self.size_output = positive("size_output", size_output)
+            structure = structure.subgraph(v for v in structure if v not in interface)
         self.structure = CachedLayeredGraph.from_graph(structure)
         graph = self.structure
+        graph.layer_index()  # layers once; a cycle or an empty structure raises a ValueError naming it
+        self.size_input = input_features(size_input)
+        self.size_output = positive("size_output", size_output)
         self.layer_vertices: list[list[Hashable]] = [graph.get_vertices(t) for t in graph.layers]
         self.feeding: list[list[int]] = [[]] + [graph.feeding_layers(t) for t in graph.layers[1:]]
         offsets = [{v: i for i, v in enumerate(vs)} for vs in self.layer_vertices]
