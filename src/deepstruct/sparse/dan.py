@@ -192,6 +192,34 @@ class MaskedDeepDAN(MaskableModule):
         t = self.structure.get_layer(vertex)
         return t, self.layer_vertices[t].index(vertex)
 
+    def matrices(self) -> list[MaskedLinearLayer]:
+        """Every masked matrix in the order of computation: ``layers[0], ..., layers[-1], output``."""
+        return [*self.layers, self.output]
+
+    def matrix_inputs(self, t: int) -> np.ndarray:
+        """The unit each column of masked matrix ``t`` reads (``t == num_layers``: the output matrix).
+
+        Units are numbered globally: ``0 .. size_input - 1`` are the model inputs, then the hidden vertices
+        follow layer by layer in row order (``layer_vertices[0]``, ``layer_vertices[1]``, ...). Together with
+        :meth:`matrices` this describes the whole computation as data, e.g. for batching many models.
+
+        Examples
+        --------
+        >>> model = MaskedDeepDAN(3, 2, CachedLayeredGraph([("a", "b"), ("a", "c")]))
+        >>> [model.matrix_inputs(t).tolist() for t in range(model.num_layers + 1)]
+        [[0, 1, 2], [3], [4, 5]]
+        """
+        if not 0 <= t <= self.num_layers:
+            raise ValueError(f"matrix index {t} out of range 0..{self.num_layers}")
+        starts = np.cumsum([self.size_input] + [len(vs) for vs in self.layer_vertices])
+        if t == 0:
+            return np.arange(self.size_input, dtype=np.int64)
+        feeding = self.output_feeding if t == self.num_layers else self.feeding[t]
+        units = np.concatenate([np.arange(starts[j], starts[j + 1], dtype=np.int64) for j in feeding])
+        if t == self.num_layers and self._gather_sinks:
+            units = units[self.sink_positions.cpu().numpy()]
+        return units
+
     def column_vertices(self, layer: int) -> list[Hashable]:
         """The vertex read by each column of layer ``layer``'s matrix (``layer >= 1``)."""
         return self._column_vertices[layer].tolist()
