@@ -92,6 +92,9 @@ class VertexActivationDAN(MaskedDeepDAN):
             out[:, idx] = self.activation_modules[name](z.index_select(1, idx))
         return out
 
+    def activation_groups(self, t: int) -> list[tuple[nn.Module, list[int]]]:
+        return [(self.activation_modules[name], getattr(self, buffer).tolist()) for name, buffer in self._groups[t]]
+
 
 def is_layered(genome: Genome) -> bool:
     """Whether the genome decodes to an FFN: every edge joins consecutive layers and every sink is in the last."""

@@ -137,6 +137,10 @@ class MaskedDeepDAN(MaskableModule):
         """σ of layer ``t``'s pre-activations ``z`` (one activation for all vertices; subclasses may vary it)."""
         return self.activation(z)
 
+    def activation_groups(self, t: int) -> list[tuple[nn.Module, list[int]]]:
+        """σ of layer ``t`` as data: ``(activation module, rows it applies to)`` pairs covering every row once."""
+        return [(self.activation, list(range(len(self.layer_vertices[t]))))]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = x.reshape(x.shape[0], -1)
         ys: list[torch.Tensor] = []
