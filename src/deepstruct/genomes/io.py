@@ -187,7 +187,9 @@ class _GraphMLReader:
             if len(self.keys) > 64:
                 raise GenomeError("GraphML declares too many keys")
             self.keys[kid] = (scope, name, kind)
-        elif tag == "graph" and parent == "graphml":
+        elif tag == "graph" and parent != "graphml":
+            raise GenomeError(f"GraphML <graph> inside a <{parent}>: the graph belongs directly in the <graphml>")
+        elif tag == "graph":
             self.graphs += 1
             if self.graphs > 1:
                 raise GenomeError("a genome GraphML file holds exactly one graph")
@@ -236,7 +238,8 @@ class _GraphMLReader:
         if scope == "graph":
             self.graph_data[name] = text
             return
-        assert self.current is not None
+        if self.current is None:
+            raise GenomeError(f"GraphML <data> for a {scope} outside any <{scope}> element")
         if name in ("id", "source", "target"):
             raise GenomeError(f"GraphML attribute name {name!r} is reserved")
         if kind in ("double", "float") or name in ("bias", "weight"):
@@ -261,8 +264,12 @@ def load_graphml(path: str | os.PathLike[str], *, limits: GenomeLimits | None = 
     parser.CharacterDataHandler = reader.chars
     try:
         parser.Parse(data, True)
+    except GenomeError:
+        raise
     except expat.ExpatError as err:
         raise GenomeError(f"{path}: not well-formed GraphML: {err}") from err
+    except (LookupError, ValueError) as err:  # a bogus or multi-byte encoding in the XML declaration
+        raise GenomeError(f"{path}: cannot read the GraphML file's text encoding: {err}") from err
     if reader.graphs != 1:
         raise GenomeError(f"{path}: no <graph> element in the GraphML file")
     info: dict[str, int] = {}
