@@ -36,8 +36,10 @@ def _read_bounded(path: str | os.PathLike[str], limits: GenomeLimits) -> bytes:
         size = path.stat().st_size
         if size > bound:
             raise GenomeError(f"{path}: {size} bytes is over the limit of {bound} bytes for a genome file")
-        with path.open("rb") as fh:
-            data = fh.read(bound + 1)
+        with path.open("rb") as fh:  # read(n) allocates n bytes first: ask for the size, not the bound
+            data = fh.read(size + 1)
+            if len(data) > size:  # the file grew since stat
+                data += fh.read(bound + 1 - len(data))
     except OSError as err:
         raise GenomeError(f"cannot read genome file {path}: {err}") from err
     if len(data) > bound:
