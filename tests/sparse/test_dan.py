@@ -142,3 +142,129 @@ def test_the_generator_is_the_only_randomness_of_the_initial_weights(dag, seed):
     assert torch.equal(torch.random.get_rng_state(), state), "the global torch generator was used"
     b = MaskedDeepDAN(4, 3, dag, generator=torch.Generator().manual_seed(seed))
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
+
+
+@st.composite
+def interfaces(draw: st.DrawFn) -> tuple:
+    """A random DAG with random sparse input, output and direct edges (any vertex, any layer)."""
+    dag = draw(random_dags(max_vertices=10))
+    size_in, size_out = draw(st.integers(1, 5)), draw(st.integers(1, 3))
+    vertices = sorted(dag.nodes)
+    inputs = draw(st.lists(st.tuples(st.integers(0, size_in - 1), st.sampled_from(vertices)), unique=True,
+                           max_size=12))
+    outputs = draw(st.lists(st.tuples(st.sampled_from(vertices), st.integers(0, size_out - 1)), unique=True,
+                            min_size=1, max_size=8))
+    direct = draw(st.lists(st.tuples(st.integers(0, size_in - 1), st.integers(0, size_out - 1)), unique=True,
+                           max_size=4))
+    return dag, size_in, size_out, inputs, outputs, direct
+
+
+def _explicit_reference(model: MaskedDeepDAN, x: torch.Tensor, inputs, outputs, direct) -> torch.Tensor:
+    """The formula vertex by vertex from the interface edge lists and the model's weights (found through
+    matrix_inputs: the documented column -> unit contract)."""
+    graph = model.structure
+    unit = {v: model.size_input + k for k, v in enumerate(v for vs in model.layer_vertices for v in vs)}
+    y: dict = {}
+    for v in nx.topological_sort(graph):
+        t, row = model.vertex_position(v)
+        layer = model.layers[t]
+        column = {u: c for c, u in enumerate(model.matrix_inputs(t).tolist())}
+        weight = layer.weight * layer.mask
+        z = layer.bias[row].expand(x.shape[0]).clone()
+        for u in graph.predecessors(v):
+            z = z + weight[row, column[unit[u]]] * y[u]
+        for i, w in inputs:
+            if w == v:
+                z = z + weight[row, column[i]] * x[:, i]
+        y[v] = torch.relu(z)
+    column = {u: c for c, u in enumerate(model.matrix_inputs(model.num_layers).tolist())}
+    weight = model.output.weight * model.output.mask
+    out = model.output.bias.expand(x.shape[0], -1).clone()
+    for v, j in outputs:
+        out[:, j] = out[:, j] + weight[j, column[unit[v]]] * y[v]
+    for i, j in direct:
+        out[:, j] = out[:, j] + weight[j, column[i]] * x[:, i]
+    return out
+
+
+@given(interfaces(), st.integers(0, 2**31))
+@settings(max_examples=40, deadline=None)
+def test_explicit_interface_computes_exactly_its_edges(case, seed):
+    dag, size_in, size_out, inputs, outputs, direct = case
+    model = MaskedDeepDAN(size_in, size_out, dag, generator=torch.Generator().manual_seed(seed),
+                          input_edges=inputs, output_edges=outputs, direct_edges=direct)
+    x = torch.randn(3, size_in, generator=torch.Generator().manual_seed(seed + 1))
+    assert torch.allclose(model(x), _explicit_reference(model, x, inputs, outputs, direct), atol=1e-5)
+    # the masks hold exactly the given connections, read back by edge_arrays / interface_arrays
+    arrays = model.interface_arrays()
+    assert set(zip(*(a.tolist() for a in arrays["input"][:2]), strict=True)) == set(inputs)
+    assert set(zip(*(a.tolist() for a in arrays["output"][:2]), strict=True)) == set(outputs)
+    assert set(zip(*(a.tolist() for a in arrays["direct"][:2]), strict=True)) == set(direct)
+    assert set(model.generate_structure().edges) == set(dag.edges)
+    assert sum(int(layer.mask.sum()) for layer in model.matrices()) == (
+        len(inputs) + len(outputs) + len(direct) + dag.number_of_edges())
+
+
+@given(interfaces(), st.integers(0, 2**31))
+@settings(max_examples=30, deadline=None)
+def test_matrices_and_matrix_inputs_describe_the_whole_computation(case, seed):
+    """The data contract: evaluating matrices() over a global unit vector, column c of matrix t reading unit
+    matrix_inputs(t)[c], rows of layer t writing its units in row order, gives the model's output."""
+    dag, size_in, size_out, inputs, outputs, direct = case
+    for explicit in (False, True):
+        kwargs = dict(input_edges=inputs, output_edges=outputs, direct_edges=direct) if explicit else {}
+        model = MaskedDeepDAN(size_in, size_out, dag, generator=torch.Generator().manual_seed(seed), **kwargs)
+        x = torch.randn(4, size_in, generator=torch.Generator().manual_seed(seed + 1))
+        units = torch.zeros(4, size_in + dag.number_of_nodes())
+        units[:, :size_in] = x
+        start = size_in
+        matrices = model.matrices()
+        for t, vertices in enumerate(model.layer_vertices):
+            layer = matrices[t]
+            z = units[:, model.matrix_inputs(t)] @ (layer.weight * layer.mask).T + layer.bias
+            for module, rows in model.activation_groups(t):
+                z[:, rows] = module(z[:, rows])
+            units[:, start:start + len(vertices)] = z
+            start += len(vertices)
+        last = matrices[-1]
+        out = units[:, model.matrix_inputs(model.num_layers)] @ (last.weight * last.mask).T + last.bias
+        assert torch.allclose(out, model(x), atol=1e-5)
+
+
+def test_the_default_interface_is_the_papers():
+    dag = nx.DiGraph([("a", "b"), ("b", "c")])
+    dag.add_node("lonely")
+    model = MaskedDeepDAN(3, 2, dag)
+    explicit = MaskedDeepDAN(3, 2, dag, input_edges=[(i, v) for v in ("a", "lonely") for i in range(3)],
+                             output_edges=[(v, j) for v in ("c", "lonely") for j in range(2)])
+    explicit.load_state_dict(model.state_dict())
+    x = torch.randn(5, 3)
+    assert torch.equal(model(x), explicit(x))
+    assert all(torch.equal(a.mask, b.mask) for a, b in zip(model.matrices(), explicit.matrices(), strict=True))
+
+
+def test_bad_interface_edges_are_errors():
+    dag = nx.DiGraph([(0, 1)])
+    with pytest.raises(ValueError, match="input edge .* not an index"):
+        MaskedDeepDAN(3, 2, dag, input_edges=[(3, 0)])
+    with pytest.raises(ValueError, match="not in the structure"):
+        MaskedDeepDAN(3, 2, dag, input_edges=[(0, 7)])
+    with pytest.raises(ValueError, match="output edge .* not an index"):
+        MaskedDeepDAN(3, 2, dag, output_edges=[(1, 2)])
+    with pytest.raises(ValueError, match="reads nothing"):
+        MaskedDeepDAN(3, 2, dag, output_edges=[])
+    model = MaskedDeepDAN(3, 2, dag, output_edges=[], direct_edges=[(0, 1)])  # only a linear path
+    assert model(torch.ones(1, 3)).shape == (1, 2)
+
+
+@given(interfaces())
+@settings(max_examples=20, deadline=None)
+def test_extraction_reads_the_explicit_interface(case):
+    from deepstruct.transform import extract_masked_dan
+
+    dag, size_in, size_out, inputs, outputs, direct = case
+    model = MaskedDeepDAN(size_in, size_out, dag, input_edges=inputs, output_edges=outputs, direct_edges=direct)
+    edges = set(extract_masked_dan(model).to_networkx().edges)
+    expected = ({(("input", i), v) for i, v in inputs} | {(v, ("output", j)) for v, j in outputs}
+                | {(("input", i), ("output", j)) for i, j in direct} | set(dag.edges))
+    assert edges == expected

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 
 import networkx as nx
 import numpy as np
@@ -26,13 +26,24 @@ def _object_array(items: Sequence[Hashable]) -> np.ndarray:
     return out
 
 
-class MaskedDeepDAN(MaskableModule):
-    """A deep directed-acyclic network: ``y_v = σ(Σ_{u→v} w_uv · y_u + b_v)`` for every vertex ``v``.
+def _index(value: object, size: int, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= int(value) < size:
+        raise ValueError(f"{what} {value!r} is not an index in [0, {size})")
+    return int(value)
 
-    The structure is layered by longest path. Sources (layer 0) read the model input through a masked,
-    initially dense matrix; every later layer ``t`` reads the concatenation of the earlier layers that feed
-    it through one masked matrix whose mask holds exactly the structure's edges into ``t``. Every sink
-    (a vertex without successors, in any layer) feeds the linear output layer.
+
+class MaskedDeepDAN(MaskableModule):
+    """A deep directed-acyclic network: ``y_v = σ(Σ_{u→v} w_uv · y_u + Σ_{i→v} w_iv · x_i + b_v)`` per vertex.
+
+    The structure is layered by longest path. Layer 0 (the sources) reads the model input through one masked
+    matrix; every later layer ``t`` reads the concatenation of the earlier layers that feed it (and, when one
+    of its vertices reads model inputs, the model input first) through one masked matrix whose mask holds
+    exactly the connections into ``t``. The linear output layer reads the vertices that feed outputs (and
+    the model input, for input-to-output connections).
+
+    By default (the paper's model) the sources read every input and every sink feeds every output, through
+    dense masks. ``input_edges``, ``output_edges`` and ``direct_edges`` make the interface explicit and
+    sparse instead: any vertex, in any layer, may read model inputs, and any vertex may feed outputs.
 
     Parameters
     ----------
@@ -51,6 +62,12 @@ class MaskedDeepDAN(MaskableModule):
         σ (default ``nn.ReLU``).
     generator : torch.Generator, optional
         Randomness for the initial weights.
+    input_edges : iterable of (int, vertex), optional
+        Which vertex reads which input index; by default every source reads every input.
+    output_edges : iterable of (vertex, int), optional
+        Which vertex feeds which output index; by default every sink feeds every output.
+    direct_edges : iterable of (int, int), optional
+        Input index -> output index connections of the output layer (none by default).
 
     Examples
     --------
@@ -60,6 +77,9 @@ class MaskedDeepDAN(MaskableModule):
     torch.Size([3, 2])
     >>> sorted(model.generate_structure().edges)
     [('a', 'b'), ('a', 'c'), ('b', 'c')]
+    >>> sparse = MaskedDeepDAN(4, 2, structure, input_edges=[(0, "a"), (3, "c")], output_edges=[("b", 1), ("c", 0)])
+    >>> [int(layer.mask.sum()) for layer in sparse.matrices()]
+    [1, 1, 3, 2]
     """
 
     def __init__(
@@ -71,6 +91,9 @@ class MaskedDeepDAN(MaskableModule):
         activation: type[nn.Module] = nn.ReLU,
         *,
         generator: torch.Generator | None = None,
+        input_edges: Iterable[tuple[int, Hashable]] | None = None,
+        output_edges: Iterable[tuple[Hashable, int]] | None = None,
+        direct_edges: Iterable[tuple[int, int]] | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(structure, nx.DiGraph):
@@ -90,39 +113,90 @@ class MaskedDeepDAN(MaskableModule):
         self.feeding: list[list[int]] = [[]] + [graph.feeding_layers(t) for t in graph.layers[1:]]
         offsets = [{v: i for i, v in enumerate(vs)} for vs in self.layer_vertices]
         layer_of = graph.layer_index()
+        reads = self._reads(input_edges, offsets, layer_of)
+        self.sinks = [v for vs in self.layer_vertices for v in vs if graph.out_degree(v) == 0]
 
-        modules = [MaskedLinearLayer(self.size_input, len(self.layer_vertices[0]), generator=generator)]
+        first = None
+        if reads is not None:
+            first = torch.zeros(len(self.layer_vertices[0]), self.size_input, dtype=torch.bool)
+            for v, inputs in reads.items():
+                if layer_of[v] == 0:
+                    first[offsets[0][v], inputs] = True
+        modules = [MaskedLinearLayer(self.size_input, len(self.layer_vertices[0]), mask=first, generator=generator)]
         self._column_vertices: list[np.ndarray] = [np.empty(0, dtype=object)]
+        self._input_columns = [self.size_input]
         for t in graph.layers[1:]:
+            n_in = self.size_input if reads is not None and any(v in reads for v in self.layer_vertices[t]) else 0
             start = {}
             columns: list[Hashable] = []
             for j in self.feeding[t]:
-                start[j] = len(columns)
+                start[j] = n_in + len(columns)
                 columns.extend(self.layer_vertices[j])
-            mask = torch.zeros(len(self.layer_vertices[t]), len(columns), dtype=torch.bool)
+            mask = torch.zeros(len(self.layer_vertices[t]), n_in + len(columns), dtype=torch.bool)
             rows, cols = [], []
             for v in self.layer_vertices[t]:
                 for u in graph._pred[v]:
                     rows.append(offsets[t][v])
                     cols.append(start[layer_of[u]] + offsets[layer_of[u]][u])
+                for i in reads.get(v, ()) if reads is not None else ():
+                    rows.append(offsets[t][v])
+                    cols.append(i)
             mask[rows, cols] = True
-            modules.append(MaskedLinearLayer(len(columns), len(self.layer_vertices[t]), mask=mask, generator=generator))
+            modules.append(MaskedLinearLayer(mask.shape[1], len(self.layer_vertices[t]), mask=mask,
+                                             generator=generator))
             self._column_vertices.append(_object_array(columns))
+            self._input_columns.append(n_in)
         self.layers = nn.ModuleList(modules)
         self._row_vertices = [_object_array(vs) for vs in self.layer_vertices]
+        self._build_output(output_edges, direct_edges, offsets, layer_of, generator)
+        self.norms = nn.ModuleList(nn.LayerNorm(len(vs)) for vs in self.layer_vertices) if use_layer_norm else None
+        self.activation = activation()
 
-        self.sinks = [v for vs in self.layer_vertices for v in vs if graph.out_degree(v) == 0]
-        self.output_feeding = sorted({layer_of[v] for v in self.sinks})
+    def _reads(self, input_edges: Iterable[tuple[int, Hashable]] | None, offsets: list[dict[Hashable, int]],
+               layer_of: dict[Hashable, int]) -> dict[Hashable, list[int]] | None:
+        if input_edges is None:
+            return None
+        reads: dict[Hashable, list[int]] = {}
+        for i, v in input_edges:
+            if v not in layer_of:
+                raise ValueError(f"input edge ({i!r}, {v!r}) reaches a vertex that is not in the structure")
+            reads.setdefault(v, []).append(_index(i, self.size_input, f"input edge ({i!r}, {v!r}): input"))
+        return reads
+
+    def _build_output(self, output_edges: Iterable[tuple[Hashable, int]] | None,
+                      direct_edges: Iterable[tuple[int, int]] | None, offsets: list[dict[Hashable, int]],
+                      layer_of: dict[Hashable, int], generator: torch.Generator | None) -> None:
+        feeds: dict[Hashable, list[int]] = {}
+        if output_edges is None:
+            feeds = {v: list(range(self.size_output)) for v in self.sinks}
+        else:
+            for v, j in output_edges:
+                if v not in layer_of:
+                    raise ValueError(f"output edge ({v!r}, {j!r}) leaves a vertex that is not in the structure")
+                feeds.setdefault(v, []).append(_index(j, self.size_output, f"output edge ({v!r}, {j!r}): output"))
+        direct = [(_index(i, self.size_input, f"direct edge ({i!r}, {j!r}): input"),
+                   _index(j, self.size_output, f"direct edge ({i!r}, {j!r}): output")) for i, j in direct_edges or ()]
+        self.output_vertices: list[Hashable] = [v for vs in self.layer_vertices for v in vs if v in feeds]
+        if not self.output_vertices and not direct:
+            raise ValueError("the output layer reads nothing: no output_edges and no direct_edges")
+        self.output_feeding = sorted({layer_of[v] for v in self.output_vertices})
         positions, start = [], 0
         for j in self.output_feeding:
-            positions.extend(start + offsets[j][v] for v in self.layer_vertices[j] if graph.out_degree(v) == 0)
+            positions.extend(start + offsets[j][v] for v in self.layer_vertices[j] if v in feeds)
             start += len(self.layer_vertices[j])
         self._gather_sinks = len(positions) != start
         self.register_buffer("sink_positions", torch.tensor(positions, dtype=torch.long), persistent=False)
-        self.output = MaskedLinearLayer(len(self.sinks), self.size_output, generator=generator)
-
-        self.norms = nn.ModuleList(nn.LayerNorm(len(vs)) for vs in self.layer_vertices) if use_layer_norm else None
-        self.activation = activation()
+        n_in = self.size_input if direct else 0
+        self._input_columns.append(n_in)
+        mask = None
+        if output_edges is not None or direct:
+            mask = torch.zeros(self.size_output, n_in + len(self.output_vertices), dtype=torch.bool)
+            for c, v in enumerate(self.output_vertices):
+                mask[feeds[v], n_in + c] = True
+            for i, j in direct:
+                mask[j, i] = True
+        self.output = MaskedLinearLayer(n_in + len(self.output_vertices), self.size_output, mask=mask,
+                                        generator=generator)
 
     def reset_parameters(self, *, generator: torch.Generator | None = None) -> None:
         """Re-initialise every weight by its neuron's real fan-in (masks are kept)."""
@@ -141,43 +215,74 @@ class MaskedDeepDAN(MaskableModule):
         """σ of layer ``t`` as data: ``(activation module, rows it applies to)`` pairs covering every row once."""
         return [(self.activation, list(range(len(self.layer_vertices[t]))))]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def layer_outputs(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The activations of every layer (``(batch, len(layer_vertices[t]))`` each) for the input ``x``."""
         h = x.reshape(x.shape[0], -1)
         ys: list[torch.Tensor] = []
         for t, layer in enumerate(self.layers):
-            feeding = self.feeding[t]
-            if t == 0:
-                inp = h
-            elif len(feeding) == 1:
-                inp = ys[feeding[0]]
-            else:
-                inp = torch.cat([ys[j] for j in feeding], dim=1)
-            z = layer(inp)
+            parts = [ys[j] for j in self.feeding[t]]
+            if self._input_columns[t]:
+                parts.insert(0, h)
+            z = layer(parts[0] if len(parts) == 1 else torch.cat(parts, dim=1))
             if self.norms is not None:
                 z = self.norms[t](z)
             ys.append(self._activate(t, z))
-        out_in = ys[self.output_feeding[0]] if len(self.output_feeding) == 1 else torch.cat(
-            [ys[j] for j in self.output_feeding], dim=1)
-        if self._gather_sinks:
-            out_in = out_in.index_select(1, self.sink_positions)
-        return self.output(out_in)
+        return ys
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        ys = self.layer_outputs(x)
+        parts = []
+        if self.output_feeding:
+            hidden = ys[self.output_feeding[0]] if len(self.output_feeding) == 1 else torch.cat(
+                [ys[j] for j in self.output_feeding], dim=1)
+            parts.append(hidden.index_select(1, self.sink_positions) if self._gather_sinks else hidden)
+        if self._input_columns[-1]:
+            parts.insert(0, x.reshape(x.shape[0], -1))
+        return self.output(parts[0] if len(parts) == 1 else torch.cat(parts, dim=1))
 
     def edge_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The structure's current edges as arrays ``(sources, targets, weights)``, read from the masks.
 
         Vectorised per layer; no forward pass. ``weights`` are the raw weights of the set connections.
+        Connections from model inputs and to outputs are in :meth:`interface_arrays`.
         """
         sources, targets, weights = [], [], []
         for t in range(1, len(self.layers)):
-            layer = self.layers[t]
-            rows, cols = np.nonzero(layer.mask.detach().cpu().numpy())
+            layer, n_in = self.layers[t], self._input_columns[t]
+            rows, cols = np.nonzero(layer.mask[:, n_in:].detach().cpu().numpy())
             sources.append(self._column_vertices[t][cols])
             targets.append(self._row_vertices[t][rows])
-            weights.append(layer.weight.detach().cpu().numpy()[rows, cols])
+            weights.append(layer.weight[:, n_in:].detach().cpu().numpy()[rows, cols])
         if not sources:
             empty = np.empty(0, dtype=object)
             return empty, empty.copy(), np.empty(0, dtype=np.float32)
         return np.concatenate(sources), np.concatenate(targets), np.concatenate(weights)
+
+    def interface_arrays(self) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """The set connections of the interface, read from the masks: ``{"input": (inputs, vertices, weights),
+        "output": (vertices, outputs, weights), "direct": (inputs, outputs, weights)}`` (indices are ints).
+
+        Examples
+        --------
+        >>> model = MaskedDeepDAN(3, 2, CachedLayeredGraph([("a", "b")]), input_edges=[(2, "a"), (0, "b")])
+        >>> inputs, vertices, _ = model.interface_arrays()["input"]
+        >>> sorted(zip(inputs.tolist(), vertices.tolist()))
+        [(0, 'b'), (2, 'a')]
+        """
+        inputs, vertices, weights = [], [], []
+        for t, layer in enumerate(self.layers):
+            n_in = self._input_columns[t]
+            rows, cols = np.nonzero(layer.mask[:, :n_in].detach().cpu().numpy())
+            inputs.append(cols.astype(np.int64))
+            vertices.append(self._row_vertices[t][rows])
+            weights.append(layer.weight.detach().cpu().numpy()[rows, cols])
+        n_in = self._input_columns[-1]
+        mask, w = self.output.mask.detach().cpu().numpy(), self.output.weight.detach().cpu().numpy()
+        rows, cols = np.nonzero(mask[:, n_in:])
+        out = (_object_array(self.output_vertices)[cols], rows.astype(np.int64), w[:, n_in:][rows, cols])
+        rows, cols = np.nonzero(mask[:, :n_in])
+        return {"input": (np.concatenate(inputs), np.concatenate(vertices), np.concatenate(weights)),
+                "output": out, "direct": (cols.astype(np.int64), rows.astype(np.int64), w[rows, cols])}
 
     def generate_structure(self, *, include_weights: bool = False) -> CachedLayeredGraph:
         """The current structure, from the masks: every vertex of the structure, and exactly the edges whose
@@ -205,13 +310,20 @@ class MaskedDeepDAN(MaskableModule):
 
         Units are numbered globally: ``0 .. size_input - 1`` are the model inputs, then the hidden vertices
         follow layer by layer in row order (``layer_vertices[0]``, ``layer_vertices[1]``, ...). Together with
-        :meth:`matrices` this describes the whole computation as data, e.g. for batching many models.
+        :meth:`matrices` this describes the whole computation as data, e.g. for batching many models. A matrix
+        that reads model inputs (always matrix 0; a later one when one of its rows has an input edge; the
+        output matrix when there are direct edges) reads all of them, ``0 .. size_input - 1``, as its first
+        columns; the hidden units follow in increasing order.
 
         Examples
         --------
         >>> model = MaskedDeepDAN(3, 2, CachedLayeredGraph([("a", "b"), ("a", "c")]))
         >>> [model.matrix_inputs(t).tolist() for t in range(model.num_layers + 1)]
         [[0, 1, 2], [3], [4, 5]]
+        >>> model = MaskedDeepDAN(3, 2, CachedLayeredGraph([("a", "b"), ("a", "c")]),
+        ...                       input_edges=[(0, "a"), (1, "c")], output_edges=[("a", 0), ("b", 1)])
+        >>> [model.matrix_inputs(t).tolist() for t in range(model.num_layers + 1)]
+        [[0, 1, 2], [0, 1, 2, 3], [3, 4]]
         """
         if not 0 <= t <= self.num_layers:
             raise ValueError(f"matrix index {t} out of range 0..{self.num_layers}")
@@ -219,12 +331,19 @@ class MaskedDeepDAN(MaskableModule):
         if t == 0:
             return np.arange(self.size_input, dtype=np.int64)
         feeding = self.output_feeding if t == self.num_layers else self.feeding[t]
-        units = np.concatenate([np.arange(starts[j], starts[j + 1], dtype=np.int64) for j in feeding])
+        units = np.concatenate([np.arange(starts[j], starts[j + 1], dtype=np.int64) for j in feeding] or
+                               [np.empty(0, dtype=np.int64)])
         if t == self.num_layers and self._gather_sinks:
             units = units[self.sink_positions.cpu().numpy()]
+        if self._input_columns[t]:
+            units = np.concatenate([np.arange(self.size_input, dtype=np.int64), units])
         return units
 
-    def column_vertices(self, layer: int) -> list[Hashable]:
-        """The vertex read by each column of layer ``layer``'s matrix (``layer >= 1``)."""
-        return self._column_vertices[layer].tolist()
+    def input_columns(self, t: int) -> int:
+        """How many leading columns of matrix ``t`` read the model inputs (``size_input`` or 0)."""
+        return self._input_columns[t]
 
+    def column_vertices(self, layer: int) -> list[Hashable]:
+        """The vertex read by each hidden column of layer ``layer``'s matrix (``layer >= 1``): the columns
+        after the :meth:`input_columns`."""
+        return self._column_vertices[layer].tolist()

@@ -100,17 +100,10 @@ def extract_masked_dan(model: MaskedDeepDAN, *, include_weights: bool = False,
     blocks.append(VertexBlock("output", "output", model.num_layers + 1, blocks[-1].start + blocks[-1].count,
                               model.size_output, (model.size_output,), out_labels))
 
-    def span(t: int) -> np.ndarray:
-        b = blocks[t + 1]
-        return np.arange(b.start, b.start + b.count, dtype=np.int64)
-
     layers = [*model.layers, model.output]
     patterns = [connection_pattern(layer, threshold) for layer in layers]
     filler = _EdgeFiller(patterns, blocks[-1].start + blocks[-1].count, include_weights)
     filler.add(patterns[0], 0, blocks[1].start, layers[0].weight)
-    for t in range(1, model.num_layers):
-        columns = np.concatenate([span(j) for j in model.feeding[t]])
-        filler.add(patterns[t], columns, blocks[t + 1].start, layers[t].weight)
-    columns = np.concatenate([span(j) for j in model.output_feeding])[model.sink_positions.cpu().numpy()]
-    filler.add(patterns[-1], columns, blocks[-1].start, model.output.weight)
+    for t in range(1, model.num_layers + 1):  # matrix_inputs numbers units as the blocks do
+        filler.add(patterns[t], model.matrix_inputs(t), blocks[t + 1].start, layers[t].weight)
     return CompactGraph(filler.sources, filler.targets, blocks, filler.weights)
