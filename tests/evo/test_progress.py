@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from deepstruct.evo.run import EvolutionRun, LineProgress, _progress, generation_line
+from deepstruct.evo.progress import LineProgress, generation_line
+from deepstruct.evo.progress import make_progress as _progress
+from deepstruct.evo.run import EvolutionRun
 from tests.evo.conftest import tiny_config
 
 

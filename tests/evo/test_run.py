@@ -57,7 +57,7 @@ def test_a_crashed_run_resumes_to_the_uninterrupted_result(tmp_path: Path, algor
 def test_isomorphic_genomes_are_not_trained_twice(tmp_path: Path) -> None:
     from deepstruct.evo.algorithms import Individual
     from deepstruct.evo.evaluators import SerialEvaluator
-    from deepstruct.evo.persistence import Journal
+    from deepstruct.evo.protocol import EvaluationResult
     from deepstruct.genomes import Genome
 
     run = EvolutionRun(tiny_config(), tmp_path / "run")
@@ -65,18 +65,17 @@ def test_isomorphic_genomes_are_not_trained_twice(tmp_path: Path) -> None:
     b = Genome(64, 10, edges=[(7, 3), (7, 5)])  # the same DAG, other ids
     calls: list[int] = []
 
-    def counting(genome: dict, seed: int, data: dict, training: dict) -> dict:
-        calls.append(seed)
-        return {"values": [0.5], "reason": None, "genome": None, "stats": {}}
+    def counting(requests: list, data: dict, batched: bool) -> list:
+        calls.extend(r.seed for r in requests)
+        return [EvaluationResult(r.key, (0.5,)) for r in requests]
 
-    evaluator = SerialEvaluator(run.task.arrays(), run.training_settings(), counting)
-    run.run_dir.mkdir()
-    with Journal(run.run_dir / "journal.jsonl") as journal:
+    evaluator = SerialEvaluator(run.task.arrays(), counting)
+    with run.store.open(run.config):
         individuals = [Individual(a, run.objectives), Individual(b, run.objectives)]
-        counts = run.evaluate(individuals, evaluator, journal)
+        counts = run.evaluate(individuals, evaluator)
         assert len(calls) == 1 and counts["nevals"] == 1
         run.generation += 1
-        counts = run.evaluate([Individual(b.copy(), run.objectives)], evaluator, journal)
+        counts = run.evaluate([Individual(b.copy(), run.objectives)], evaluator)
         assert len(calls) == 1 and counts == {"nevals": 0, "cached": 1, "penalties": 0}
 
 
@@ -140,15 +139,15 @@ def test_the_saved_best_model_of_a_lamarckian_run_is_a_trained_network(tmp_path:
     import torch
     from sklearn.datasets import load_digits
 
-    from deepstruct.evo import _adapters
     from deepstruct.genomes import Genome
+    from deepstruct.genomes.phenotype import decode
 
     config = tiny_config(**{"training.mode": "lamarckian", "training.epochs": 15, "task.max_samples": 600,
                             "algorithm.generations": 1})
     run = EvolutionRun(config, tmp_path / "run").run()
     saved = torch.load(run.run_dir / "best_model.pt", weights_only=True)
-    model = _adapters.decode(Genome.from_dict(json.loads(saved["genome"])), load_weights=False,
-                             generator=torch.Generator().manual_seed(0))
+    model = decode(Genome.from_dict(json.loads(saved["genome"])), load_weights=False,
+                   generator=torch.Generator().manual_seed(0))
     model.load_state_dict(saved["state_dict"])
     digits = load_digits()
     x = torch.tensor(digits.data / 16.0, dtype=torch.float32)

@@ -303,10 +303,11 @@ class AgingEvolution(Strategy):
     so that they can be evaluated in parallel, then removes as many of the oldest.
     """
 
-    def ask(self, rng: np.random.Generator) -> list[Individual]:
+    def ask(self, rng: np.random.Generator, n: int | None = None) -> list[Individual]:
+        """``n`` children (default ``offspring``); a steady-state run asks for as many as results returned."""
         size = min(self.config.tournament_size, len(self.population))
         children = []
-        for _ in range(self.config.num_offspring):
+        for _ in range(self.config.num_offspring if n is None else n):
             sample = [self.population[int(i)] for i in rng.choice(len(self.population), size=size, replace=False)]
             child = max(sample, key=lambda ind: ind.fitness).clone()
             mutant = self._mutate(child.genome, rng)

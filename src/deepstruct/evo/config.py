@@ -31,6 +31,10 @@ OBJECTIVES: dict[str, float] = {
 ALGORITHMS = ("ga", "mu_plus_lambda", "nsga2", "aging")
 MODES = ("lamarckian", "baldwinian", "none")
 EVALUATORS = ("serial", "ray")
+PHENOTYPES = ("dan", "ffn", "auto")
+PRUNE_SCOPES = ("layer", "global")
+PRUNE_LAYERS = ("all", "hidden")
+DEVICES = ("auto", "cpu", "cuda")
 
 
 class ConfigError(ValueError):
@@ -105,6 +109,13 @@ class GenomeConfig:
         if not isinstance(self.params, dict):
             raise ConfigError(f"genome.params must be a table, got {self.params!r}")
 
+    def limits(self) -> Any:
+        """The :class:`deepstruct.genomes.GenomeLimits` of the run (the one source of limits for loaders and
+        workers)."""
+        from deepstruct.genomes import GenomeLimits
+
+        return GenomeLimits(max_vertices=self.max_vertices, max_edges=self.max_edges)
+
 
 @dataclass(frozen=True)
 class TrainingConfig:
@@ -119,6 +130,10 @@ class TrainingConfig:
     mode: str = "baldwinian"
     deadline_s: float = 120.0  # per evaluation; past it the individual gets a penalty fitness
     objectives: tuple[str, ...] = ("accuracy",)
+    phenotype: str = "dan"  # the decoded model family: dan, ffn (layered genomes) or auto
+    prune_scope: str = "layer"  # magnitude pruning per masked matrix, or one global threshold
+    prune_layers: str = "all"  # every masked matrix (the genome holds them all) or the hidden ones only
+    device: str = "auto"  # where training runs: auto (a GPU if there is one), cpu or cuda
 
     def __post_init__(self) -> None:
         _int("training.epochs", self.epochs)
@@ -129,6 +144,10 @@ class TrainingConfig:
         _float("training.prune_amount", self.prune_amount, 0.0, 0.99)
         _choice("training.mode", self.mode, MODES)
         _float("training.deadline_s", self.deadline_s, 0.0, open_low=True)
+        _choice("training.phenotype", self.phenotype, PHENOTYPES)
+        _choice("training.prune_scope", self.prune_scope, PRUNE_SCOPES)
+        _choice("training.prune_layers", self.prune_layers, PRUNE_LAYERS)
+        _choice("training.device", self.device, DEVICES)
         objectives = tuple(self.objectives) if isinstance(self.objectives, (list, tuple)) else self.objectives
         if not isinstance(objectives, tuple) or not objectives:
             raise ConfigError(f"training.objectives must be a non-empty list, got {self.objectives!r}")
@@ -158,9 +177,15 @@ class AlgorithmConfig:
         "mut_remove_edge": 1.0, "mut_rewire_edge": 0.5,
     })
     crossover: str = "cx_aligned"
+    asynchronous: bool = False  # aging only: ask for a child as soon as a result returns (steady state)
 
     def __post_init__(self) -> None:
         _choice("algorithm.name", self.name, ALGORITHMS)
+        if not isinstance(self.asynchronous, bool):
+            raise ConfigError(f"algorithm.asynchronous must be true or false, got {self.asynchronous!r}")
+        if self.asynchronous and self.name != "aging":
+            raise ConfigError(f"algorithm.asynchronous needs algorithm.name = 'aging' (got {self.name!r}): "
+                              "only aging evolution is steady-state")
         _int("algorithm.population", self.population, 2)
         _int("algorithm.generations", self.generations, 0)
         _int("algorithm.offspring", self.offspring, 0)
@@ -196,11 +221,17 @@ class EvaluatorConfig:
     workers: int = 2
     address: str = ""  # "" : RAY_ADDRESS if set, else a local instance
     max_retries: int = 3
+    batch: int = 0  # members (genome x training seed) per tensor program: 1 one by one, 0 auto (by size)
+    max_batch_weights: int = 4_000_000  # padded weights one batch may allocate (bounds its memory)
+    gpus_per_task: float = 0.25  # the GPU share a Ray task asks for when training runs on CUDA
 
     def __post_init__(self) -> None:
         _choice("evaluator.kind", self.kind, EVALUATORS)
         _int("evaluator.workers", self.workers)
         _int("evaluator.max_retries", self.max_retries, 0)
+        _int("evaluator.batch", self.batch, 0)
+        _int("evaluator.max_batch_weights", self.max_batch_weights)
+        _float("evaluator.gpus_per_task", self.gpus_per_task, 0.0, 1.0, open_low=True)
         if not isinstance(self.address, str):
             raise ConfigError(f"evaluator.address must be a string, got {self.address!r}")
 

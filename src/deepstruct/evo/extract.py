@@ -20,9 +20,9 @@ def extract_model_file(model_file: str | Path, out: str | Path | None = None) ->
     import networkx as nx
     import torch
 
-    from deepstruct.evo import _adapters
     from deepstruct.evo.report import MODEL_FORMAT
     from deepstruct.genomes import Genome, save_json
+    from deepstruct.genomes.phenotype import decode, encode
 
     path = Path(model_file)
     if not path.is_file():
@@ -34,7 +34,7 @@ def extract_model_file(model_file: str | Path, out: str | Path | None = None) ->
     if not isinstance(saved, dict) or saved.get("format") != MODEL_FORMAT:
         raise ConfigError(f"model_file: {path} is not a {MODEL_FORMAT} file (as written by `deepstruct evolve`)")
     genome = Genome.from_dict(json.loads(saved["genome"]))
-    model = _adapters.decode(genome, generator=torch.Generator().manual_seed(0), load_weights=False)
+    model = decode(genome, generator=torch.Generator().manual_seed(0), load_weights=False)
     model.load_state_dict(saved["state_dict"])
     graph, how = None, "the masks"
     try:
@@ -56,7 +56,7 @@ def extract_model_file(model_file: str | Path, out: str | Path | None = None) ->
     for u, v, d in graph.edges(data=True):
         clean.add_edge(str(u), str(v), **{k: float(x) for k, x in d.items() if isinstance(x, (int, float))})
     nx.write_graphml(clean, graph_file)
-    encoded = _adapters.encode(model, genome, include_weights=True)
+    encoded = encode(model, num_inputs=genome.num_inputs, include_weights=True, template=genome)
     genome_file = stem.with_name(stem.name + ".genome.json")
     save_json(encoded, genome_file)
     return [f"{path}: {graph.number_of_nodes()} vertices, {graph.number_of_edges()} edges (read from {how})",

@@ -1,8 +1,17 @@
-"""The fitness of one genome: decode -> train -> evaluate (-> prune -> re-encode). Runs in a worker.
+"""The fitness of a batch of genomes: decode -> train -> evaluate (-> prune -> re-encode). Runs in a worker.
 
-Everything that crosses in or out is plain data: a genome dict, a seed, a dict of numpy arrays and the
-training settings as a dict; the result is a dict ``{"values", "reason", "genome", "stats"}``. Any failure
-(an exception, a NaN/inf loss, the deadline) becomes a penalty fitness with the reason, never an exception.
+:func:`evaluate_requests` is the pure function every evaluator calls (in process or in a Ray task): it takes
+:class:`~deepstruct.evo.protocol.EvaluationRequest` s and returns one
+:class:`~deepstruct.evo.protocol.EvaluationResult` per request. Every (genome, training seed) pair of the batch
+is a *member*; with ``batched=True`` all members that are ``MaskedDeepDAN`` s train together in one tensor
+program (:func:`deepstruct.evo.training.train_members`), otherwise one after the other
+(:func:`deepstruct.evo.training.train_one`) — the two give the same results within float tolerance. Any failure
+of one member (an exception while building it, a NaN/inf loss, the deadline) becomes the penalty of its request
+with the reason, never an exception, and never touches the other requests.
+
+The choices the run makes are explicit settings of :class:`~deepstruct.evo.config.TrainingConfig`: the phenotype
+family (``phenotype``), which masked matrices are pruned (``prune_layers``: all of them, which the genome holds,
+or the hidden ones) and how (``prune_scope``), the device.
 """
 
 from __future__ import annotations
@@ -11,27 +20,54 @@ import math
 import time
 import traceback
 import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from deepstruct.evo.config import OBJECTIVES, TrainingConfig
+from deepstruct.evo.config import TrainingConfig
+from deepstruct.evo.protocol import PENALTY, EvaluationRequest, EvaluationResult, repeat_seed
 from deepstruct.genomes import Genome, GenomeLimits
 
-__all__ = ["evaluate_genome", "train_genome", "repeat_seed", "penalty_result", "PENALTY"]
+__all__ = ["evaluate_requests", "evaluate_genome", "train_genome", "decode_member", "prune_model", "penalty_result",
+           "repeat_seed", "PENALTY"]
 
-#: Worst value of a minimised objective (finite, so that checkpoints stay strict JSON).
-PENALTY = 1e9
-
-
-def penalty_result(objectives: tuple[str, ...] | list[str], reason: str) -> dict[str, Any]:
-    """The result of an individual that could not be evaluated: the worst value of every objective."""
-    values = [0.0 if OBJECTIVES[name] > 0 else PENALTY for name in objectives]
-    return {"values": values, "reason": reason, "genome": None, "stats": {}}
+#: Statistics averaged over the training repeats (the rest describe the structure, equal for every repeat).
+_AVERAGED = ("accuracy", "loss", "test_accuracy", "trained_accuracy")
 
 
-class _Failure(Exception):
-    """An evaluation that ends in a penalty (NaN loss, deadline)."""
+def penalty_result(objectives: Sequence[str], reason: str) -> dict[str, Any]:
+    """A penalty as a plain dict (``values``, ``reason``, ``genome``, ``stats``), for user fitness functions."""
+    result = EvaluationResult.penalty("", objectives, reason)
+    return {"values": list(result.values), "reason": reason, "genome": None, "stats": {}}
+
+
+def decode_member(genome: Genome, seed: int, training: TrainingConfig) -> Any:
+    """The phenotype of ``genome`` with initial weights from ``seed`` (inherited ones loaded in Lamarckian mode)."""
+    import torch
+
+    from deepstruct.genomes.phenotype import decode
+
+    generator = torch.Generator().manual_seed(int(seed))
+    return decode(genome, kind=training.phenotype, generator=generator, load_weights=training.mode == "lamarckian")
+
+
+def prune_model(model: Any, amount: float, *, layers: str = "all", scope: str = "layer") -> None:
+    """Magnitude pruning of ``amount`` of the connections of the masked matrices ``layers`` names.
+
+    ``layers="all"``: every masked matrix (input and output layers included: the genome holds them all);
+    ``"hidden"``: the matrices between hidden vertices only (``model.layers[1:]``). ``scope`` is ``"layer"``
+    (the same fraction of every matrix) or ``"global"`` (one threshold over all of them).
+    """
+    from torch import nn
+
+    from deepstruct.pruning import prune_by_magnitude
+    from deepstruct.sparse import maskable_layers
+
+    chosen = maskable_layers(model) if layers == "all" else list(model.layers[1:])
+    if chosen:
+        prune_by_magnitude(nn.ModuleList(chosen), amount, scope=scope)
 
 
 def _accuracy_and_loss(model: Any, x: Any, y: Any) -> tuple[float, float]:
@@ -45,147 +81,189 @@ def _accuracy_and_loss(model: Any, x: Any, y: Any) -> tuple[float, float]:
     return accuracy, loss
 
 
-def _train(model: Any, x: Any, y: Any, training: TrainingConfig, seed: int, deadline: float) -> None:
-    import torch
-    import torch.nn.functional as F
-
-    rng = np.random.default_rng(seed)
-    optimiser = torch.optim.Adam(model.parameters(), lr=training.learning_rate, weight_decay=training.weight_decay)
-    n = len(x)
-    model.train()
-    for epoch in range(training.epochs):
-        order = torch.from_numpy(rng.permutation(n))
-        for start in range(0, n, training.batch_size):
-            index = order[start: start + training.batch_size]
-            loss = F.cross_entropy(model(x[index]), y[index])
-            if not torch.isfinite(loss):
-                raise _Failure(f"non-finite loss ({float(loss.detach())}) in epoch {epoch}")
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            if time.monotonic() > deadline:
-                raise _Failure(f"deadline of {training.deadline_s} s passed in epoch {epoch}")
-    model.eval()
-
-
 def _count(model: Any) -> dict[str, float]:
     from deepstruct.sparse import maskable_layers
 
     layers = maskable_layers(model)
     params = sum(int(layer.mask.sum()) for layer in layers)
     params += sum(layer.bias.numel() for layer in layers if layer.bias is not None)
-    sources, _, _ = model.edge_arrays()
-    return {"params": float(params), "edges": float(len(sources)), "depth": float(model.num_layers),
-            "vertices": float(sum(len(vs) for vs in model.layer_vertices)), "density": float(model.density())}
+    hidden = list(model.layers[1:])
+    return {"params": float(params), "edges": float(sum(int(layer.mask.sum()) for layer in hidden)),
+            "depth": float(len(model.layers)), "vertices": float(sum(layer.out_features for layer in model.layers)),
+            "density": float(model.density())}
 
 
-def evaluate_genome(genome: dict[str, Any], seed: int, data: dict[str, np.ndarray],
-                    training: dict[str, Any]) -> dict[str, Any]:
-    """Train and score one genome; the pure function every evaluator calls (serial or on a Ray worker).
+@dataclass
+class _Member:
+    """One (request, training repeat) pair of a batch."""
+
+    request: int
+    repeat: int
+    seed: int
+    model: Any
+    reason: str | None = None
+
+
+def _where(exc: BaseException) -> str:
+    frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    at = f" (at {frame.filename.rsplit('/', 1)[-1]}:{frame.lineno})" if frame else ""
+    return f"{type(exc).__name__}: {exc}{at}"
+
+
+def _train(members: list[_Member], tensors: dict[str, Any], training: TrainingConfig, deadline: float,
+           batched: bool, device: Any) -> None:
+    """Train every member in place; a failure is recorded as the member's ``reason``."""
+    from deepstruct.evo.training import TrainingFailure, train_members, train_one
+
+    together = [m for m in members if batched and hasattr(m.model, "matrix_inputs")]
+    alone = [m for m in members if m not in together]
+    if len(together) > 1:
+        reasons = train_members([m.model for m in together], [m.seed for m in together], tensors["x_train"],
+                                tensors["y_train"], training, deadline=deadline, device=device)
+        for member, reason in zip(together, reasons, strict=True):
+            member.reason = reason
+    else:
+        alone = together + alone
+    for member in alone:
+        try:
+            train_one(member.model, tensors["x_train"], tensors["y_train"], training, member.seed, deadline)
+        except TrainingFailure as failure:
+            member.reason = str(failure)
+
+
+def _score(member: _Member, parent: Genome, tensors: dict[str, Any],
+           training: TrainingConfig) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Validation before pruning, prune, re-encode (Lamarckian), then the statistics of the pruned model."""
+    model = member.model
+    model.eval()
+    stats: dict[str, Any] = {}
+    stats["trained_accuracy"], _ = _accuracy_and_loss(model, tensors["x_val"], tensors["y_val"])
+    new_genome = None
+    if training.prune_amount > 0 and training.mode != "none":
+        prune_model(model, training.prune_amount, layers=training.prune_layers, scope=training.prune_scope)
+    if training.mode == "lamarckian" and member.repeat == 0:
+        from deepstruct.genomes.phenotype import encode
+
+        new_genome = encode(model, num_inputs=parent.num_inputs, include_weights=True, template=parent).to_dict()
+    accuracy, loss = _accuracy_and_loss(model, tensors["x_val"], tensors["y_val"])
+    if not math.isfinite(loss):
+        raise ValueError(f"non-finite validation loss ({loss})")
+    test_accuracy, _ = _accuracy_and_loss(model, tensors["x_test"], tensors["y_test"])
+    stats.update(_count(model), accuracy=accuracy, loss=loss, test_accuracy=test_accuracy)
+    return stats, new_genome
+
+
+def _run(requests: Sequence[EvaluationRequest], data: dict[str, np.ndarray],
+         batched: bool) -> tuple[list[EvaluationResult], list[Any]]:
+    """The results and, per request, the trained model of its first repeat (``None`` on a penalty)."""
+    import torch
+
+    from deepstruct.evo.training import resolve_device
+
+    if not requests:
+        return [], []
+    training = requests[0].training
+    if any(r.training != training for r in requests):
+        raise ValueError("every request of one batch must have the same training settings")
+    started = time.monotonic()
+    deadline = started + training.deadline_s * len(requests)  # the budget of evaluating them one by one
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one thread per evaluation; restored for the caller
+    try:
+        device = resolve_device(training.device)
+        with warnings.catch_warnings():  # Ray's object store hands out read-only arrays; they are only ever read
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            tensors = {k: torch.from_numpy(np.asarray(v)) for k, v in data.items()}
+        failures: dict[int, str] = {}
+        parents: dict[int, Genome] = {}
+        members: list[_Member] = []
+        for i, request in enumerate(requests):
+            try:
+                parents[i] = request.load_genome()
+                members.extend(_Member(i, r, seed, decode_member(parents[i], seed, training))
+                               for r, seed in enumerate(request.repeat_seeds()))
+            except Exception as exc:  # noqa: BLE001 - building one member only fails that member's request
+                failures[i] = _where(exc)
+                members = [m for m in members if m.request != i]
+        _train(members, tensors, training, deadline, batched, device)
+        runs: dict[int, list[tuple[dict[str, Any], dict[str, Any] | None, Any]]] = {}
+        for member in members:
+            if member.request in failures:
+                continue
+            if member.reason is not None:
+                failures[member.request] = member.reason
+                continue
+            try:
+                stats, new_genome = _score(member, parents[member.request], tensors, training)
+            except Exception as exc:  # noqa: BLE001
+                failures[member.request] = _where(exc)
+                continue
+            runs.setdefault(member.request, []).append((stats, new_genome, member.model))
+    finally:
+        torch.set_num_threads(threads)
+    share = (time.monotonic() - started) / len(requests)
+    results, models = [], []
+    for i, request in enumerate(requests):
+        if i in failures:
+            results.append(EvaluationResult.penalty(request, training.objectives, failures[i], share))
+            models.append(None)
+            continue
+        stats, new_genome, model = runs[i][0]
+        if len(runs[i]) > 1:
+            accuracies = [run[0]["accuracy"] for run in runs[i]]
+            stats = dict(stats, **{name: float(np.mean([run[0][name] for run in runs[i]])) for name in _AVERAGED},
+                         accuracy_spread=float(max(accuracies) - min(accuracies)))
+        values = tuple(float(stats[name]) for name in training.objectives)
+        results.append(EvaluationResult(request.key, values, None, new_genome, stats, share, request.genome))
+        models.append(model)
+    return results, models
+
+
+def evaluate_requests(requests: Sequence[EvaluationRequest], data: dict[str, np.ndarray], *,
+                      batched: bool = True) -> list[EvaluationResult]:
+    """Train and score a batch of genomes; one result per request, in order.
 
     Parameters
     ----------
-    genome : dict
-        ``Genome.to_dict()`` output.
-    seed : int
-        Seed of the initial weights (where the genome carries none) and of the batch order.
+    requests : sequence of EvaluationRequest
+        The batch (all with the same ``training`` settings).
     data : dict of numpy arrays
         ``x_train, y_train, x_val, y_val, x_test, y_test`` (see :meth:`deepstruct.evo.tasks.Task.arrays`).
-    training : dict
-        :class:`deepstruct.evo.config.TrainingConfig` fields, plus optional ``max_vertices``/``max_edges``.
-
-    Returns
-    -------
-    dict
-        ``values`` (one float per objective), ``reason`` (``None`` or why it got a penalty), ``genome`` (the
-        re-encoded genome dict in Lamarckian mode, else ``None``), ``stats`` and ``seconds``.
+    batched : bool
+        Train every member (request x training repeat) of the batch in one tensor program; ``False`` trains
+        them one by one (``evaluator.batch = 1``).
 
     Notes
     -----
     ``stats`` (after pruning, if any): ``accuracy`` and ``loss`` on the validation split (the fitness),
-    ``test_accuracy``, ``trained_accuracy`` (validation, before pruning), ``params`` (set connections of every
-    masked layer, input and output layers included, plus biases), ``edges`` (hidden-to-hidden connections),
-    ``vertices``, ``depth`` (layers) and ``density`` (set fraction of the masked matrices).
+    ``test_accuracy``, ``trained_accuracy`` (validation, before pruning), each the mean over the
+    ``training.seeds`` repeats (and ``accuracy_spread``, max - min validation accuracy), ``params`` (set
+    connections of every masked matrix plus biases), ``edges`` (hidden-to-hidden connections), ``vertices``,
+    ``depth`` (layers) and ``density``. In Lamarckian mode ``genome`` is the first repeat's trained, pruned
+    network re-encoded.
     """
-    settings = {k: v for k, v in training.items() if k not in ("max_vertices", "max_edges")}
-    config = TrainingConfig(**settings)
-    started = time.monotonic()
-    try:
-        model, stats, new_genome = train_genome(genome, seed, data, training)
-        values = [float(stats[name]) for name in config.objectives]
-        return {"values": values, "reason": None, "genome": new_genome, "stats": stats,
-                "seconds": time.monotonic() - started}
-    except _Failure as failure:
-        return penalty_result(config.objectives, str(failure))
-    except Exception as exc:  # noqa: BLE001 - any failure of one individual becomes its penalty
-        where = traceback.extract_tb(exc.__traceback__)[-1]
-        return penalty_result(config.objectives,
-                              f"{type(exc).__name__}: {exc} (at {where.filename.rsplit('/', 1)[-1]}:{where.lineno})")
+    return _run(requests, data, batched)[0]
 
 
-def repeat_seed(seed: int, repeat: int) -> int:
-    """The seed of training repeat ``repeat`` of an individual whose seed is ``seed`` (repeat 0 keeps it)."""
-    if repeat == 0:
-        return int(seed)
-    return int(np.random.SeedSequence([int(seed), int(repeat)]).generate_state(1)[0]) & 0x7FFFFFFF
+def train_genome(genome: dict[str, Any], seed: int, data: dict[str, np.ndarray], training: TrainingConfig,
+                 limits: GenomeLimits | None = None) -> tuple[Any, EvaluationResult]:
+    """Train one genome as its evaluation did (one by one) and return the first repeat's model and the result."""
+    request = EvaluationRequest("", genome, int(seed), training, limits or GenomeLimits())
+    results, models = _run([request], data, batched=False)
+    if models[0] is None:
+        raise ValueError(f"the genome could not be trained: {results[0].reason}")
+    return models[0], results[0]
 
 
-#: Statistics averaged over the training repeats (the rest describe the structure, equal for every repeat).
-_AVERAGED = ("accuracy", "loss", "test_accuracy", "trained_accuracy")
+def evaluate_genome(genome: dict[str, Any], seed: int, data: dict[str, np.ndarray],
+                    training: TrainingConfig | dict[str, Any], limits: GenomeLimits | None = None) -> dict[str, Any]:
+    """The fitness of one genome as a plain dict (``values``, ``reason``, ``genome``, ``stats``, ``seconds``).
 
-
-def train_genome(genome: dict[str, Any], seed: int, data: dict[str, np.ndarray],
-                 training: dict[str, Any]) -> tuple[Any, dict[str, Any], dict[str, Any] | None]:
-    """Decode, train, evaluate and (optionally) prune one genome ``training["seeds"]`` times; raise on failure.
-
-    Every repeat trains from its own initial weights and batch order (seeds :func:`repeat_seed`); accuracies
-    and losses are averaged, which makes the fitness less of a lottery on one initialisation. ``stats`` also
-    holds ``accuracy_spread`` (max - min validation accuracy over the repeats). Returns the model, the
-    statistics and, in Lamarckian mode, the re-encoded genome dict of the first repeat.
+    A convenience for user loops such as ``examples/ask_tell.py``; evaluators call :func:`evaluate_requests`.
     """
-    import torch
-
-    config = TrainingConfig(**{k: v for k, v in training.items() if k not in ("max_vertices", "max_edges")})
-    deadline = time.monotonic() + config.deadline_s
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # one thread per evaluation; restored for the caller
-    try:
-        limits = GenomeLimits(max_vertices=int(training.get("max_vertices", 10_000)),
-                              max_edges=int(training.get("max_edges", 200_000)))
-        parent = Genome.from_dict(genome, limits=limits)
-        with warnings.catch_warnings():  # Ray's object store hands out read-only arrays; they are only ever read
-            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
-            tensors = {k: torch.from_numpy(np.asarray(v)) for k, v in data.items()}
-        runs = [_train_once(parent, repeat_seed(seed, r), tensors, config, deadline) for r in range(config.seeds)]
-    finally:
-        torch.set_num_threads(threads)
-    model, stats, new_genome = runs[0]
-    if len(runs) > 1:
-        accuracies = [run[1]["accuracy"] for run in runs]
-        means = {name: float(np.mean([run[1][name] for run in runs])) for name in _AVERAGED}
-        stats.update(means, accuracy_spread=float(max(accuracies) - min(accuracies)))
-    return model, stats, new_genome
-
-
-def _train_once(parent: Genome, seed: int, tensors: dict[str, Any], config: TrainingConfig,
-                deadline: float) -> tuple[Any, dict[str, Any], dict[str, Any] | None]:
-    import torch
-
-    from deepstruct.evo import _adapters
-
-    generator = torch.Generator().manual_seed(int(seed))
-    model = _adapters.decode(parent, generator=generator, load_weights=config.mode == "lamarckian")
-    _train(model, tensors["x_train"], tensors["y_train"], config, seed, deadline)
-    stats: dict[str, Any] = {}
-    stats["trained_accuracy"], _ = _accuracy_and_loss(model, tensors["x_val"], tensors["y_val"])
-    new_genome = None
-    if config.prune_amount > 0 and config.mode != "none":
-        _adapters.prune(model, config.prune_amount)
-    if config.mode == "lamarckian":
-        new_genome = _adapters.encode(model, parent, include_weights=True).to_dict()
-    accuracy, loss = _accuracy_and_loss(model, tensors["x_val"], tensors["y_val"])
-    test_accuracy, _ = _accuracy_and_loss(model, tensors["x_test"], tensors["y_test"])
-    if not math.isfinite(loss):
-        raise _Failure(f"non-finite validation loss ({loss})")
-    stats.update(_count(model), accuracy=accuracy, loss=loss, test_accuracy=test_accuracy)
-    return model, stats, new_genome
+    if isinstance(training, dict):
+        training = TrainingConfig(**training)
+    request = EvaluationRequest("", genome, int(seed), training, limits or GenomeLimits())
+    result = evaluate_requests([request], data, batched=False)[0]
+    return {"values": list(result.values), "reason": result.reason, "genome": result.genome, "stats": result.stats,
+            "seconds": result.seconds}

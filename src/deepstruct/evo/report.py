@@ -12,6 +12,7 @@ from typing import Any
 
 from deepstruct.evo import persistence as files
 from deepstruct.evo.config import ConfigError, RunConfig
+from deepstruct.evo.store import validate_checkpoint
 
 __all__ = ["write_report", "summary_lines", "MODEL_FORMAT"]
 
@@ -21,10 +22,11 @@ MODEL_FORMAT = "deepstruct.model"
 def _load(run_dir: Path) -> dict[str, Any]:
     if not (run_dir / files.CHECKPOINT).is_file():
         raise ConfigError(f"{run_dir} has no {files.CHECKPOINT} (not a run directory, or no generation finished)")
-    data = files.read_json(run_dir / files.CHECKPOINT)
-    if not isinstance(data, dict) or data.get("schema") != "deepstruct.evo.checkpoint":
-        raise ConfigError(f"{run_dir / files.CHECKPOINT} is not a deepstruct checkpoint")
-    return data
+    try:
+        data = files.read_json(run_dir / files.CHECKPOINT)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return validate_checkpoint(data, run_dir / files.CHECKPOINT)
 
 
 def _write_logbook(run_dir: Path, logbook: list[dict[str, Any]], objectives: list[str]) -> None:
@@ -59,26 +61,28 @@ def _save_best(run_dir: Path, data: dict[str, Any]) -> list[Path]:
     return written
 
 
-def _save_model(run_dir: Path, data: dict[str, Any]) -> Path | None:
-    """Retrain the best genome with its own seed (the result equals its evaluation) and save it for ``extract``."""
+def _save_model(run_dir: Path, data: dict[str, Any], task: Any = None, allow_import: bool = False) -> Path | None:
+    """Retrain the best genome with its own seed (the result equals its evaluation) and save it for ``extract``.
+
+    The best genome of a Lamarckian run is the trained, pruned network re-encoded; it is trained again here
+    (from its inherited weights) exactly as its evaluation trained it, so the saved model is that of its fitness.
+    """
     import json
 
     import torch
 
     from deepstruct.evo.fitness import train_genome
-    from deepstruct.evo.run import individual_seed
+    from deepstruct.evo.protocol import individual_seed
     from deepstruct.evo.tasks import load_task
 
     best = _ranked(data)[0]
     if best.get("reason") is not None or best.get("key") is None:
         return None
     config = RunConfig.from_dict(data["config"])
-    task = load_task(config.task, seed=config.seed)
-    training = dict(data["config"]["training"], max_vertices=config.genome.max_vertices,
-                    max_edges=config.genome.max_edges)
-    # Lamarckian genomes carry only the hidden weights: the input and output layers are trained again here
-    # too, from the genome's inherited weights, so that the saved model is a trained network
-    model, _, _ = train_genome(best["genome"], individual_seed(config.seed, best["key"]), task.arrays(), training)
+    if task is None:
+        task = load_task(config.task, seed=config.seed, allow_import=allow_import)
+    model, _ = train_genome(best["genome"], individual_seed(config.seed, best["key"]), task.arrays(),
+                            config.training, config.genome.limits())
     path = run_dir / "best_model.pt"
     torch.save({"format": MODEL_FORMAT, "version": 1, "genome": json.dumps(best["genome"]),
                 "state_dict": model.state_dict()}, path)
@@ -188,13 +192,19 @@ def summary_lines(run_dir: str | Path) -> list[str]:
     return lines
 
 
-def write_report(run_dir: str | Path, *, model: bool = True) -> list[str]:
-    """Write ``logbook.csv``, ``best/genome_XX.{json,graphml}``, ``best_model.pt`` and the plots; return a summary."""
+def write_report(run_dir: str | Path, *, model: bool = True, task: Any = None,
+                 allow_import: bool = False) -> list[str]:
+    """Write ``logbook.csv``, ``best/genome_XX.{json,graphml}``, ``best_model.pt`` and the plots; return a summary.
+
+    ``best_model.pt`` needs the task's data: ``task`` (a :class:`deepstruct.evo.tasks.Task`), else the task the
+    run's config names — a user task (``module:function``) only with ``allow_import=True`` (a run directory
+    never makes deepstruct import code by itself).
+    """
     run_dir = Path(run_dir)
     data = _load(run_dir)
     _write_logbook(run_dir, data["logbook"], data["objectives"])
     _save_best(run_dir, data)
     if model:
-        _save_model(run_dir, data)
+        _save_model(run_dir, data, task, allow_import)
     _plots(run_dir, data)
     return summary_lines(run_dir)

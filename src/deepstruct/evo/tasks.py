@@ -146,11 +146,19 @@ def _user_task(spec: str, config: TaskConfig, seed: int) -> Task:
     raise ConfigError(f"task.name {spec!r}: the function must return a Task or arrays (x, y)")
 
 
-def load_task(config: TaskConfig, *, seed: int = 0) -> Task:
-    """The task named by ``config.name`` (a registered name or ``module:function``)."""
+def load_task(config: TaskConfig, *, seed: int = 0, allow_import: bool = True) -> Task:
+    """The task named by ``config.name`` (a registered name or ``module:function``).
+
+    ``allow_import=False`` refuses a ``module:function`` task: a name read from a file someone else wrote (a
+    run directory) must never make deepstruct import and call code; the caller names the task again instead.
+    """
     registry = globals()["TASKS"]
     if config.name in registry:
         return registry[config.name](config, seed)
     if ":" in config.name:
+        if not allow_import:
+            raise ConfigError(f"task.name {config.name!r} is a user task (module:function) named in a file: it is "
+                              "not imported unless you name it again (deepstruct resume/report --task "
+                              f"{config.name}, or pass the task from Python)")
         return _user_task(config.name, config, seed)
     raise ConfigError(f"task.name must be one of {', '.join(registry)} or module:function; got {config.name!r}")

@@ -1,0 +1,150 @@
+"""What crosses the worker boundary: an :class:`EvaluationRequest` goes out, an :class:`EvaluationResult` comes back.
+
+Both are plain-data frozen dataclasses (a genome dict, numbers, strings and the frozen config sections), so any
+evaluator (in process, a Ray task, a later remote service) moves them as they are, and the journal stores a
+result as JSON (:meth:`EvaluationResult.to_dict`). The seeds of an evaluation are a function of the run seed and
+the genome's canonical hash only (:func:`individual_seed`), and those of its training repeats of that seed only
+(:func:`repeat_seed`), so results never depend on the number of workers or on the order of arrival.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from deepstruct.evo.config import OBJECTIVES, ConfigError, TrainingConfig
+from deepstruct.genomes import Genome, GenomeLimits, canonical_hash
+
+__all__ = ["EvaluationRequest", "EvaluationResult", "individual_seed", "repeat_seed", "genome_key",
+           "penalty_values", "PENALTY"]
+
+#: Worst value of a minimised objective (finite, so that checkpoints stay strict JSON).
+PENALTY = 1e9
+
+
+def genome_key(genome: Genome) -> str:
+    """The fitness-cache key: the canonical hash (inherited weights included), equal for isomorphic genomes."""
+    return str(canonical_hash(genome))
+
+
+def individual_seed(run_seed: int, key: str) -> int:
+    """The training seed of a genome: a function of the run seed and its canonical hash only."""
+    return int.from_bytes(hashlib.sha256(f"{run_seed}/{key}".encode()).digest()[:4], "big") & 0x7FFFFFFF
+
+
+def repeat_seed(seed: int, repeat: int) -> int:
+    """The seed of training repeat ``repeat`` of an individual whose seed is ``seed`` (repeat 0 keeps it)."""
+    if repeat == 0:
+        return int(seed)
+    return int(np.random.SeedSequence([int(seed), int(repeat)]).generate_state(1)[0]) & 0x7FFFFFFF
+
+
+def penalty_values(objectives: Sequence[str]) -> tuple[float, ...]:
+    """The worst value of every objective (0 for a maximised one, :data:`PENALTY` for a minimised one)."""
+    return tuple(0.0 if OBJECTIVES[name] > 0 else PENALTY for name in objectives)
+
+
+@dataclass(frozen=True)
+class EvaluationRequest:
+    """One genome to train and score.
+
+    Parameters
+    ----------
+    key : str
+        The genome's cache key (:func:`genome_key`); the result carries it back.
+    genome : dict
+        ``Genome.to_dict()``.
+    seed : int
+        Seed of the initial weights (where the genome carries none) and of the batch order; training repeat
+        ``r`` uses :func:`repeat_seed` ``(seed, r)``.
+    training : TrainingConfig
+        How to train, prune and score (``training.seeds`` repeats).
+    limits : GenomeLimits
+        The limits the genome is loaded with (the run's, from its config: the one source of limits).
+    """
+
+    key: str
+    genome: dict[str, Any]
+    seed: int
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    limits: GenomeLimits = field(default_factory=GenomeLimits)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.training, TrainingConfig):
+            raise ConfigError("EvaluationRequest.training must be a TrainingConfig, "
+                              f"got {type(self.training).__name__}")
+        if not isinstance(self.limits, GenomeLimits):
+            raise ConfigError(f"EvaluationRequest.limits must be a GenomeLimits, got {type(self.limits).__name__}")
+
+    @classmethod
+    def of(cls, genome: Genome, run_seed: int, training: TrainingConfig,
+           limits: GenomeLimits | None = None) -> EvaluationRequest:
+        """The request for ``genome`` in a run with seed ``run_seed`` (key and seed derived from the genome)."""
+        key = genome_key(genome)
+        return cls(key, genome.to_dict(), individual_seed(run_seed, key), training,
+                   limits if limits is not None else genome.limits)
+
+    def load_genome(self) -> Genome:
+        """The genome, validated against :attr:`limits` (a ``GenomeError`` names what is wrong)."""
+        return Genome.from_dict(self.genome, limits=self.limits)
+
+    def repeat_seeds(self) -> list[int]:
+        """The seeds of the ``training.seeds`` training repeats."""
+        return [repeat_seed(self.seed, r) for r in range(self.training.seeds)]
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    """The outcome of one :class:`EvaluationRequest`.
+
+    ``values`` has one float per objective; ``reason`` is ``None`` or why the individual got the penalty
+    (an exception, a non-finite loss, a deadline, a lost worker); ``genome`` is the re-encoded genome dict
+    (Lamarckian mode) or ``None``; ``evaluated`` is the genome that was trained (kept in the journal, so that a
+    surrogate model has data to learn from); ``stats`` the measured statistics; ``seconds`` the share of
+    the batch's wall time that this evaluation took.
+    """
+
+    key: str
+    values: tuple[float, ...]
+    reason: str | None = None
+    genome: dict[str, Any] | None = None
+    stats: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+    evaluated: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        values = tuple(float(v) for v in self.values)
+        if any(not math.isfinite(v) for v in values):
+            raise ValueError(f"result {self.key}: non-finite objective values {values} (use a penalty)")
+        object.__setattr__(self, "values", values)
+
+    @classmethod
+    def penalty(cls, request: EvaluationRequest | str, objectives: Sequence[str], reason: str,
+                seconds: float = 0.0) -> EvaluationResult:
+        """The result of an individual that could not be evaluated: the worst value of every objective."""
+        key = request if isinstance(request, str) else request.key
+        evaluated = None if isinstance(request, str) else request.genome
+        return cls(key, penalty_values(objectives), reason, None, {}, float(seconds), evaluated)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON data (the journal's ``result``)."""
+        data = dataclasses.asdict(self)
+        data["values"] = list(self.values)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], key: str | None = None) -> EvaluationResult:
+        """Read :meth:`to_dict` output back (also the result records of version-1 journals, without ``key``)."""
+        if not isinstance(data, dict) or not isinstance(data.get("values"), list):
+            raise ValueError(f"not an evaluation result: {str(data)[:80]!r}")
+        stats = data.get("stats") or {}
+        if not isinstance(stats, dict):
+            raise ValueError(f"evaluation result {key}: stats must be a table, got {stats!r}")
+        return cls(str(data.get("key", key)), tuple(data["values"]), data.get("reason"), data.get("genome"),
+                   dict(stats), float(data.get("seconds") or 0.0), data.get("evaluated"))
