@@ -9,11 +9,11 @@ flattened weight pattern (or is ``None``). No Python loop runs over weights or e
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-__all__ = ["dense_edges", "conv_edges", "adaptive_pool_edges", "reduce_edges", "along_dim_edges", "pad_ids",
+__all__ = ["dense_edges", "conv_edge_pieces", "adaptive_pool_edges", "reduce_edges", "along_dim_edges", "pad_ids",
            "conv_padding"]
 
 Edges = tuple[np.ndarray, np.ndarray, np.ndarray | None]
@@ -76,41 +76,82 @@ def pad_ids(x_ids: np.ndarray, pads: Sequence[int], mode: str = "zeros") -> np.n
     return np.pad(x_ids, width, mode=np_mode)
 
 
-def conv_edges(
+def _valid_range(size_out: int, size_in: int, stride: int, offset: int) -> tuple[int, int]:
+    """Outputs ``o`` in ``[a, b)`` read a position ``o * stride + offset`` inside ``[0, size_in)``."""
+    a = max(0, (-offset + stride - 1) // stride)
+    b = (size_in - 1 - offset) // stride + 1
+    return a, max(a, min(size_out, b))
+
+
+PIECE_EDGES = 1 << 22
+
+
+def conv_edge_pieces(
     x_ids: np.ndarray,
-    y_ids: np.ndarray,
+    y_start: int,
+    out_hw: tuple[int, int],
     pattern: np.ndarray,
     stride: Sequence[int],
     dilation: Sequence[int],
     groups: int,
-) -> Edges:
-    """A 2-d convolution over already padded input ids ``x_ids`` ``(C, H, W)`` to ``y_ids`` ``(Co, OH, OW)``.
+    pads: Sequence[int] = (0, 0, 0, 0),
+    mode: str = "zeros",
+    weight: np.ndarray | None = None,
+    dtype: np.dtype | type = np.int64,
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+    """The edges of a 2-d convolution of input ids ``x_ids`` ``(C, H, W)`` into the new output block
+    ``y_start + (co * OH + oy) * OW + ox`` of shape ``(Co, OH, OW)``, in pieces of at most about 4 M edges.
 
     ``pattern`` ``(Co, C / groups, kh, kw)`` holds the connections; output ``(co, oy, ox)`` reads
-    ``(ci, oy * sy + ky * dy, ox * sx + kx * dx)`` for every set ``pattern[co, ci % (C / groups), ky, kx]``
-    with ``ci`` in the group of ``co``. Positions beyond the input (``ceil_mode`` windows) have no edge.
+    ``(ci, oy * sy + ky * dy - top, ox * sx + kx * dx - left)`` for every set ``pattern[co, ci % (C / groups),
+    ky, kx]`` with ``ci`` in the group of ``co``; ``pads`` are ``F.pad`` amounts (left, right, top, bottom),
+    ``"zeros"`` padding (and positions beyond the input, as in ``ceil_mode`` windows) giving no edge. One numpy
+    slice per kernel offset and input channel (no per-edge index arithmetic); pieces are ``(sources, targets,
+    weights)`` in ``dtype``, weights (``float32``, from ``weight`` of ``pattern``'s shape) or ``None``.
     """
-    c_in, c_out = x_ids.shape[0], y_ids.shape[0]
-    if c_in % groups or c_out % groups:
-        raise ValueError(f"channels {c_in} -> {c_out} are not divisible by groups={groups}")
-    oh, ow = y_ids.shape[1:]
+    c_in, c_out = x_ids.shape[0], pattern.shape[0]
+    if c_in % groups or c_out % groups or pattern.shape[1] != c_in // groups:
+        raise ValueError(f"channels {c_in} -> {c_out} with a kernel of {pattern.shape[1]} input channels do not "
+                         f"fit groups={groups}")
+    oh, ow = out_hw
     sy, sx = stride
     dy, dx = dilation
     kh, kw = pattern.shape[2:]
-    need_h, need_w = (oh - 1) * sy + (kh - 1) * dy + 1, (ow - 1) * sx + (kw - 1) * dx + 1
-    if need_h > x_ids.shape[1] or need_w > x_ids.shape[2]:
-        x_ids = np.pad(x_ids, [(0, 0), (0, max(0, need_h - x_ids.shape[1])), (0, max(0, need_w - x_ids.shape[2]))],
-                       constant_values=-1)
-    co, cil, ky, kx = np.nonzero(pattern)
-    ci = (co // (c_out // groups)) * (c_in // groups) + cil
-    iy = np.arange(oh)[None, :] * sy + ky[:, None] * dy
-    ix = np.arange(ow)[None, :] * sx + kx[:, None] * dx
-    src = x_ids[ci[:, None, None], iy[:, :, None], ix[:, None, :]]
-    tgt = y_ids[co[:, None, None], np.arange(oh)[None, :, None], np.arange(ow)[None, None, :]]
-    tgt = np.broadcast_to(tgt, src.shape)
-    flat = np.ravel_multi_index((co, cil, ky, kx), pattern.shape)
-    index = np.broadcast_to(flat[:, None, None], src.shape)
-    return _valid(src.ravel(), tgt.ravel(), index.ravel())
+    if mode in ("zeros", "constant"):
+        xp, top, left = x_ids, pads[2], pads[0]
+    else:
+        xp, top, left = pad_ids(x_ids, pads, mode), 0, 0
+    xp = xp.astype(dtype, copy=False)
+    missing = bool((xp < 0).any())
+    cin_g, cout_g = c_in // groups, c_out // groups
+    ohw = oh * ow
+    for ky in range(kh):
+        ya, yb = _valid_range(oh, xp.shape[1], sy, ky * dy - top)
+        for kx in range(kw):
+            xa, xb = _valid_range(ow, xp.shape[2], sx, kx * dx - left)
+            nh, nw = yb - ya, xb - xa
+            if nh <= 0 or nw <= 0:
+                continue
+            r0, c0 = ya * sy + ky * dy - top, xa * sx + kx * dx - left
+            slab = xp[:, r0:r0 + (nh - 1) * sy + 1:sy, c0:c0 + (nw - 1) * sx + 1:sx]
+            rect = (np.arange(ya, yb, dtype=dtype)[:, None] * ow + np.arange(xa, xb, dtype=dtype)[None, :]).ravel()
+            batch = max(1, PIECE_EDGES // rect.size)
+            for cil in range(cin_g):
+                cos = np.flatnonzero(pattern[:, cil, ky, kx])
+                for k in range(0, cos.size, batch):
+                    co = cos[k:k + batch]
+                    if groups == 1:
+                        src = np.empty((co.size, rect.size), dtype)
+                        src[:] = slab[cil].reshape(1, -1)
+                    else:
+                        src = slab[(co // cout_g) * cin_g + cil].reshape(co.size, -1)
+                    tgt = np.add.outer((y_start + co * ohw).astype(dtype), rect)
+                    w = None if weight is None else np.repeat(weight[co, cil, ky, kx].astype(np.float32), rect.size)
+                    src, tgt = src.ravel(), tgt.ravel()
+                    if missing:
+                        keep = src >= 0
+                        src, tgt, w = src[keep], tgt[keep], None if w is None else w[keep]
+                    yield src, tgt, w
 
 
 def _adaptive_pairs(size_in: int, size_out: int) -> tuple[np.ndarray, np.ndarray]:

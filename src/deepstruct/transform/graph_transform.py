@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import networkx as nx
@@ -46,6 +47,14 @@ class GraphTransform:
         Keep only connections with ``|w| > threshold`` (on top of the masks).
     leaf_modules : tuple of types
         Further module types to treat as single calls (reported as unsupported unless known).
+    memory_budget : int, optional
+        Bytes of edge arrays to hold in memory (default: a quarter of the machine's memory); past it, edge
+        chunks are streamed to a new temporary directory as they are produced (named in a warning and in the
+        result's ``directory``; the caller removes it).
+    directory : path, optional
+        Stream the edges of :meth:`extract` to this new (or empty) directory from the start; the result is
+        backed by it and can be opened again with :meth:`CompactGraph.load` (format:
+        :mod:`deepstruct.transform.storage`).
 
     Examples
     --------
@@ -65,6 +74,8 @@ class GraphTransform:
         include_weights: bool = False,
         threshold: float | None = None,
         leaf_modules: tuple[type, ...] = (),
+        memory_budget: int | None = None,
+        directory: str | os.PathLike[str] | None = None,
     ) -> None:
         if granularity not in ("neuron", "module"):
             raise ValueError(f"granularity must be 'neuron' or 'module', got {granularity!r}")
@@ -77,6 +88,11 @@ class GraphTransform:
         self.include_weights = include_weights
         self.threshold = threshold
         self.leaf_modules = tuple(leaf_modules)
+        if memory_budget is not None and (isinstance(memory_budget, bool) or not isinstance(memory_budget, int)
+                                          or memory_budget < 0):
+            raise ValueError(f"memory_budget must be a number of bytes >= 0, got {memory_budget!r}")
+        self.memory_budget = memory_budget
+        self.directory = directory
 
     def _check_masked_input(self, size_input: int) -> None:
         if self.random_input is not None and self.random_input[:1].numel() != size_input:
@@ -90,14 +106,20 @@ class GraphTransform:
         if self.granularity == "neuron" and isinstance(model, (MaskedDeepDAN, MaskedDeepFFN)):
             self._check_masked_input(model.size_input)
             extract = extract_masked_dan if isinstance(model, MaskedDeepDAN) else extract_masked_ffn
-            return extract(model, include_weights=self.include_weights, threshold=self.threshold)  # type: ignore[arg-type]
+            graph = extract(model, include_weights=self.include_weights, threshold=self.threshold)  # type: ignore[arg-type]
+            return graph.save(self.directory) if self.directory is not None else graph
         if self.random_input is None:
             raise ValueError(f"{type(model).__name__} needs a random_input to trace: "
                              "GraphTransform(torch.randn(1, ...))")
         rec = record(model, self.random_input, leaf_types=self.leaf_modules)
         if self.granularity == "module":
-            return module_graph(rec)
-        graph = neuron_graph(rec, include_weights=self.include_weights, threshold=self.threshold)
+            graph = module_graph(rec)
+            return graph.save(self.directory) if self.directory is not None else graph
+        graph = neuron_graph(rec, include_weights=self.include_weights, threshold=self.threshold,
+                             memory_budget=self.memory_budget, directory=self.directory)
+        if self.directory is None and graph.directory is not None:
+            warnings.warn(f"{type(model).__name__}: {graph.num_edges:,} edges exceed the memory budget; they were "
+                          f"written to {graph.directory} (remove it when done, or pass directory=)", stacklevel=2)
         if graph.unsupported:
             warnings.warn(
                 f"{type(model).__name__}: unsupported operations connected conservatively (every input to every "

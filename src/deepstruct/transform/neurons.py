@@ -12,6 +12,7 @@ conservative superset) and its name is reported.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +25,7 @@ from deepstruct.sparse import MaskedLinearLayer
 from deepstruct.transform import connectivity as conn
 from deepstruct.transform.compact import CompactGraph, VertexBlock
 from deepstruct.transform.masked import weight_pattern
+from deepstruct.transform.storage import EdgeSink, index_dtype
 from deepstruct.transform.trace import Call, Recording
 
 __all__ = ["neuron_graph", "canonical_name"]
@@ -81,12 +83,29 @@ def _tuple(value: Any, n: int) -> tuple[int, ...]:
     return tuple(value) if isinstance(value, (tuple, list)) else (int(value),) * n
 
 
+def vertex_bound(rec: Recording) -> int:
+    """An upper bound of the number of vertices an extraction of ``rec`` creates (to pick the index dtype):
+    every recorded output's elements, four times over for the operations that create inner vertices."""
+    total = rec.input.numel()
+    for call in rec.calls:
+        total += 4 * sum(t.numel() for t in tree_flatten(call.out)[0] if isinstance(t, torch.Tensor))
+        mixing = isinstance(call.module, (nn.MultiheadAttention, nn.RNNBase)) or call.module is None and \
+            canonical_name(call.func) in ("scaled_dot_product_attention", "matmul", "bmm")  # type: ignore[arg-type]
+        for t in tree_flatten((call.args, call.kwargs))[0] if mixing else ():
+            if isinstance(t, torch.Tensor) and t.dim() >= 2:
+                total += 4 * t.shape[-2] * t.numel()  # attention scores, gates: (positions x elements) per input
+    return total + 2 * rec.input.numel() + 16
+
+
 class _Builder:
-    def __init__(self, rec: Recording, include_weights: bool, threshold: float | None) -> None:
+    def __init__(self, rec: Recording, include_weights: bool, threshold: float | None,
+                 memory_budget: int | None = None, directory: str | os.PathLike[str] | None = None) -> None:
         self.include_weights = include_weights
         self.threshold = threshold
         self.blocks: list[VertexBlock] = []
-        self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
+        self.dtype = index_dtype(vertex_bound(rec))
+        self.sink = EdgeSink(self.dtype, weighted=include_weights, memory_budget=memory_budget, directory=directory)
+        self.limit = np.iinfo(self.dtype).max
         self.ids: dict[int, torch.Tensor] = {}
         self.unsupported: list[str] = []
         self.names: set[str] = set()
@@ -102,18 +121,17 @@ class _Builder:
             name, k = f"{base}#{k}", k + 1
         self.names.add(name)
         count = int(np.prod(shape)) if len(shape) else 1
+        if self.n + count > self.limit:
+            raise ValueError(f"more than {self.limit} vertices: beyond the {self.dtype} vertex index")
         self.blocks.append(VertexBlock(name, kind, len(self.blocks), self.n, count, tuple(shape[1:])))
         return torch.arange(self.blocks[-1].start, self.blocks[-1].start + count).reshape(shape)
 
     def edges(self, edges: conn.Edges, weight: torch.Tensor | None = None) -> None:
         src, tgt, index = edges
         w = None
-        if self.include_weights:
-            if weight is not None and index is not None:
-                w = weight.detach().cpu().numpy().ravel()[index].astype(np.float32)
-            else:
-                w = np.ones(src.shape[0], dtype=np.float32)
-        self.parts.append((np.ascontiguousarray(src), np.ascontiguousarray(tgt), w))
+        if self.include_weights and weight is not None and index is not None:
+            w = weight.detach().cpu().numpy().ravel()[index].astype(np.float32)
+        self.sink.add(src, tgt, w)
 
     def pattern(self, weight: torch.Tensor, module: nn.Module | None) -> np.ndarray:
         mask = module.mask if isinstance(module, MaskedLinearLayer) else None
@@ -214,14 +232,19 @@ class _Builder:
         spatial = x.dim() - 2
         if spatial not in (1, 2) or x.shape[0] != 1:
             return self.op_unsupported(call, [x], [out])
-        xi = conn.pad_ids(self.ids[id(x)].numpy()[0], pads, mode)
+        xi = self.ids[id(x)].numpy()[0]
         y = self.new_block(call.name, kind, out.shape)
-        yi = y.numpy()[0]
         stride, dilation = _tuple(stride, spatial), _tuple(dilation, spatial)
+        out_hw = tuple(out.shape[2:])
         if spatial == 1:
-            xi, yi, pattern = xi[:, None, :], yi[:, None, :], pattern[:, :, None, :]
-            stride, dilation = (1, *stride), (1, *dilation)
-        self.edges(conn.conv_edges(xi, yi, pattern, stride, dilation, groups), weight)
+            xi, pattern, out_hw = xi[:, None, :], pattern[:, :, None, :], (1, *out_hw)
+            stride, dilation, pads = (1, *stride), (1, *dilation), [*pads, 0, 0]
+        w = None
+        if self.include_weights and weight is not None:
+            w = weight.detach().cpu().numpy().reshape(pattern.shape)
+        for src, tgt, wp in conn.conv_edge_pieces(xi, int(y.reshape(-1)[0]), out_hw, pattern, stride, dilation,  # type: ignore[arg-type]
+                                                   groups, pads, mode, w, self.dtype):
+            self.sink.add(src, tgt, wp)
         self.ids[id(out)] = y
 
     def op_conv(self, call: Call, inputs: list[torch.Tensor], outs: list[torch.Tensor]) -> None:
@@ -313,19 +336,19 @@ class _Builder:
             y = self.new_block("output", "output", torch.Size([1, flat.size]))
             self.edges(conn._valid(flat, y.reshape(-1).numpy(), None))
         self.blocks[-1].layer = len(self.blocks) - 1
-        n = self.n
-        dtype = np.int32 if n < np.iinfo(np.int32).max else np.int64
-        src = np.concatenate([p[0] for p in self.parts]).astype(dtype) if self.parts else np.empty(0, dtype)
-        tgt = np.concatenate([p[1] for p in self.parts]).astype(dtype) if self.parts else np.empty(0, dtype)
-        w = None
-        if self.include_weights:
-            w = np.concatenate([p[2] for p in self.parts]) if self.parts else np.empty(0, np.float32)  # type: ignore[misc]
-        return CompactGraph(src, tgt, self.blocks, w, self.unsupported, "neuron")
+        chunks = self.sink.finish()
+        graph = CompactGraph(blocks=self.blocks, unsupported=self.unsupported, granularity="neuron", chunks=chunks)
+        return graph.save(self.sink.directory) if self.sink.directory is not None else graph
 
+def neuron_graph(rec: Recording, *, include_weights: bool = False, threshold: float | None = None,
+                 memory_budget: int | None = None, directory: str | os.PathLike[str] | None = None) -> CompactGraph:
+    """The neuron graph of a recorded forward pass; vertices ``(block name, flat neuron index)``.
 
-def neuron_graph(rec: Recording, *, include_weights: bool = False, threshold: float | None = None) -> CompactGraph:
-    """The neuron graph of a recorded forward pass; vertices ``(block name, flat neuron index)``."""
-    builder = _Builder(rec, include_weights, threshold)
+    Edges stay in memory up to ``memory_budget`` bytes (default: a quarter of the machine's memory) and are
+    then streamed to a temporary directory; with ``directory`` they are streamed there from the start (see
+    :mod:`deepstruct.transform.storage`), and the result is backed by it.
+    """
+    builder = _Builder(rec, include_weights, threshold, memory_budget, directory)
     for call in rec.calls:
         builder.run(call)
     return builder.finish(rec.output)
