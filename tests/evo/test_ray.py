@@ -11,47 +11,53 @@ import numpy as np
 import pytest
 
 from deepstruct.evo.evaluators import RayEvaluator, SerialEvaluator
-from deepstruct.evo.fitness import evaluate_genome
-from deepstruct.evo.run import EvolutionRun, individual_seed
+from deepstruct.evo.fitness import evaluate_requests
+from deepstruct.evo.protocol import EvaluationRequest, EvaluationResult
+from deepstruct.evo.run import EvolutionRun
 from deepstruct.evo.tasks import load_task
-from deepstruct.genomes import canonical_hash, init_random_layered
+from deepstruct.genomes import init_random_layered
 from tests.evo.conftest import tiny_config
 
 pytestmark = pytest.mark.ray
 
 
-def _jobs(n: int) -> list[tuple[str, dict[str, Any], int]]:
+def _batches(n: int, per_batch: int = 2) -> list[list[EvaluationRequest]]:
     rng = np.random.default_rng(5)
-    genomes = [init_random_layered(64, 10, 12, rng=rng, num_layers=2) for _ in range(n)]
-    return [(canonical_hash(g), g.to_dict(), individual_seed(0, canonical_hash(g))) for g in genomes]
+    config = tiny_config()
+    requests = [EvaluationRequest.of(init_random_layered(64, 10, 12, rng=rng, num_layers=2), 0, config.training,
+                                     config.genome.limits()) for _ in range(n)]
+    return [requests[i:i + per_batch] for i in range(0, n, per_batch)]
+
+
+def _without_seconds(results: dict[str, EvaluationResult]) -> dict[str, dict[str, Any]]:
+    return {k: {**r.to_dict(), "seconds": None} for k, r in results.items()}
 
 
 def test_ray_and_serial_give_the_same_fitnesses(ray_session: Any) -> None:
     config = tiny_config()
     data = load_task(config.task, seed=0).arrays()
-    training = config.to_dict()["training"]
-    jobs = _jobs(6)
-    serial = SerialEvaluator(data, training).evaluate(jobs)
+    batches = _batches(6)
+    serial = SerialEvaluator(data).evaluate(batches)
     arrived: list[str] = []
-    ray_results = RayEvaluator(data, training).evaluate(jobs, lambda key, result: arrived.append(key))
-    assert sorted(arrived) == sorted(serial)
-    for key in serial:
-        serial[key].pop("seconds"), ray_results[key].pop("seconds")
-        assert serial[key] == ray_results[key]
+    ray_results = RayEvaluator(data).evaluate(batches, lambda result: arrived.append(result.key))
+    assert sorted(arrived) == sorted(serial) and len(serial) == 6
+    assert _without_seconds(serial) == _without_seconds(ray_results)
 
 
-def _die_once(genome: dict[str, Any], seed: int, data: dict[str, Any], training: dict[str, Any]) -> dict[str, Any]:
-    marker = Path(training["marker"])
+def _die_once(requests: list[EvaluationRequest], data: dict[str, Any], batched: bool, *,
+              marker: Path) -> list[EvaluationResult]:
     try:
         fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
     except FileExistsError:
-        return evaluate_genome(genome, seed, data, {k: v for k, v in training.items() if k != "marker"})
+        return evaluate_requests(requests, data, batched=batched)
     os.close(fd)
     os.kill(os.getpid(), signal.SIGKILL)  # the worker dies in the middle of the run
     raise AssertionError("unreachable")
 
 
 def test_a_killed_worker_loses_nothing(ray_session: Any, tmp_path: Path) -> None:
+    import functools
+
     import cloudpickle
 
     import tests.evo.test_ray as this
@@ -60,10 +66,9 @@ def test_a_killed_worker_loses_nothing(ray_session: Any, tmp_path: Path) -> None
     config = tiny_config()
     whole = EvolutionRun(config, tmp_path / "serial").run(report=False)
 
-    run = EvolutionRun(config, tmp_path / "ray", fitness_fn=_die_once)
-    training = dict(run.training_settings(), marker=str(tmp_path / "died"))
-    evaluator = RayEvaluator(run.task.arrays(), training, _die_once, max_retries=3)
-    run._evaluator = evaluator
+    fitness = functools.partial(_die_once, marker=tmp_path / "died")
+    run = EvolutionRun(config, tmp_path / "ray", fitness_fn=fitness)
+    run._evaluator = RayEvaluator(run.task.arrays(), fitness, max_retries=3)
     run.run(report=False)
     assert (tmp_path / "died").exists()
     assert [i.to_dict() for i in run.strategy.population] == [i.to_dict() for i in whole.strategy.population]
@@ -71,28 +76,36 @@ def test_a_killed_worker_loses_nothing(ray_session: Any, tmp_path: Path) -> None
     assert run.evaluations == whole.evaluations
 
 
-def _hang(genome: dict[str, Any], seed: int, data: dict[str, Any], training: dict[str, Any]) -> dict[str, Any]:
+def _hang(requests: list[EvaluationRequest], data: dict[str, Any], batched: bool) -> list[EvaluationResult]:
     import time
 
     time.sleep(60)
     raise AssertionError("unreachable")
 
 
-def _always_die(genome: dict[str, Any], seed: int, data: dict[str, Any], training: dict[str, Any]) -> dict[str, Any]:
+def _always_die(requests: list[EvaluationRequest], data: dict[str, Any], batched: bool) -> list[EvaluationResult]:
     os.kill(os.getpid(), signal.SIGKILL)
     raise AssertionError("unreachable")
 
 
-def test_hung_and_always_dying_tasks_become_penalties(ray_session: Any) -> None:
+def _raise(requests: list[EvaluationRequest], data: dict[str, Any], batched: bool) -> list[EvaluationResult]:
+    raise RuntimeError("user code failed")
+
+
+def test_hung_dying_and_raising_tasks_become_penalties_of_their_batch(ray_session: Any) -> None:
     import cloudpickle
 
     import tests.evo.test_ray as this
 
     cloudpickle.register_pickle_by_value(this)
-    training = tiny_config().to_dict()["training"]
     data = {"x": np.zeros((2, 2), dtype=np.float32)}
-    hung = RayEvaluator(data, training, _hang, hard_deadline_s=1.0).evaluate(_jobs(1))
-    dead = RayEvaluator(data, training, _always_die, max_retries=1).evaluate(_jobs(1))
-    (h,), (d,) = hung.values(), dead.values()
-    assert h["values"] == [0.0] and h["reason"].startswith("deadline")
-    assert d["values"] == [0.0] and "worker failed after 1 retries" in d["reason"]
+    (batch,) = _batches(2)
+    hung = RayEvaluator(data, _hang, hard_deadline_s=1.0).evaluate([batch])
+    dead = RayEvaluator(data, _always_die, max_retries=1).evaluate([batch])
+    raised = RayEvaluator(data, _raise).evaluate([batch])
+    for results in (hung, dead, raised):
+        assert sorted(results) == sorted(r.key for r in batch)
+        assert all(r.values == (0.0,) for r in results.values())
+    assert all(r.reason.startswith("deadline") for r in hung.values())
+    assert all("worker failed after 1 retries" in r.reason for r in dead.values())
+    assert all(r.reason == "RuntimeError: user code failed" for r in raised.values())

@@ -41,7 +41,7 @@ class SteadyState:
     """The asynchronous loop of one run (see the module docstring)."""
 
     def __init__(self, run: EvolutionRun, evaluator: Evaluator, bar: Any = None) -> None:
-        self.run, self.evaluator, self.bar = run, evaluator, bar
+        self.owner, self.evaluator, self.bar = run, evaluator, bar
         config = run.config.algorithm
         self.per_cycle = config.num_offspring
         self.budget = config.generations * self.per_cycle
@@ -69,7 +69,7 @@ class SteadyState:
 
     # -- events ----------------------------------------------------------------------------------------------
     def ask(self, n: int, expected: list[str] | None = None) -> list[Individual]:
-        run = self.run
+        run = self.owner
         run.strategy.known = self.known
         children = run.strategy.ask(run.rng, n)
         keys = [run.request(child).key for child in children]
@@ -94,7 +94,7 @@ class SteadyState:
                 self.tell(child)
 
     def tell(self, child: Individual) -> None:
-        run = self.run
+        run = self.owner
         self.in_flight = [kept for kept in ([c for c in batch if c is not child] for batch in self.in_flight) if kept]
         run.assign(child, run.store.cache[child.key].result)
         run.strategy.tell([child])
@@ -108,7 +108,7 @@ class SteadyState:
             run.end_generation(counts, None if self.replaying else self.bar, self.state())
 
     def arrived(self, result: EvaluationResult, request: EvaluationRequest) -> None:
-        run = self.run
+        run = self.owner
         self.pending.discard(result.key)
         if result.key not in run.store.cache:
             run.store.record_result(run.generation + 1, request, result)
@@ -121,20 +121,20 @@ class SteadyState:
     # -- the loop --------------------------------------------------------------------------------------------
     def replay(self) -> None:
         """Repeat the journalled asks and tells after the checkpoint's position."""
-        records = self.run.store.records
+        records = self.owner.store.records
         self.seen = {r["key"] for r in records[: self.position] if r["type"] == "result"}
         for record in records[self.position:]:
             self.position += 1
             if record["type"] == "result":
                 self.seen.add(record["key"])
-                self.run.evaluations += 1
+                self.owner.evaluations += 1
                 self.cycle["nevals"] += 1
             elif record["type"] == "ask":
                 self.ask(len(record["keys"]), expected=list(record["keys"]))
             else:
                 child = next((c for batch in self.in_flight for c in batch if c.key == record["key"]), None)
-                if child is None or record["key"] not in self.run.store.cache:
-                    raise ConfigError(f"{self.run.store.run_dir / 'journal.jsonl'}: a tell of {record['key']} that "
+                if child is None or record["key"] not in self.owner.store.cache:
+                    raise ConfigError(f"{self.owner.store.run_dir / 'journal.jsonl'}: a tell of {record['key']} that "
                                       "no asked child or journalled result explains (a damaged journal)")
                 self.tell(child)
         self.replaying = False
@@ -142,11 +142,11 @@ class SteadyState:
     def submit(self, batch: list[Individual], requests: dict[str, EvaluationRequest]) -> None:
         todo = {}
         for child in batch:
-            if child.key in self.run.store.cache:
+            if child.key in self.owner.store.cache:
                 continue
             if child.key not in self.pending and child.key not in todo:
-                todo[child.key] = self.run.request(child)
-        for part in self.run.plan(list(todo.values())):
+                todo[child.key] = self.owner.request(child)
+        for part in self.owner.plan(list(todo.values())):
             self.pending.update(r.key for r in part)
             requests.update((r.key, r) for r in part)
             self.evaluator.submit(part)
@@ -155,7 +155,7 @@ class SteadyState:
         self.replay()
         requests: dict[str, EvaluationRequest] = {}
         for batch in list(self.in_flight):  # children asked before the checkpoint or the crash
-            for key in dict.fromkeys(c.key for c in batch if c.key in self.run.store.cache):
+            for key in dict.fromkeys(c.key for c in batch if c.key in self.owner.store.cache):
                 self.deliver(key)
             self.submit([c for c in batch if any(_holds(b, c) for b in self.in_flight)], requests)
         while self.told < self.budget:
