@@ -1,4 +1,4 @@
-"""Every docstring example of the library packages runs (``evo`` and ``cli`` have their own tests)."""
+"""Every docstring example of the library packages runs (``cli`` has its own tests)."""
 
 import doctest
 import importlib
@@ -6,7 +6,7 @@ import pkgutil
 
 import pytest
 
-PACKAGES = ["graph", "sparse", "pruning", "transform", "genomes", "operators"]
+PACKAGES = ["graph", "sparse", "pruning", "transform", "genomes", "operators", "evo"]
 MODULES = [name for package in PACKAGES for name in [f"deepstruct.{package}", *(
     info.name for info in pkgutil.walk_packages(importlib.import_module(f"deepstruct.{package}").__path__,
                                                 f"deepstruct.{package}."))]]
