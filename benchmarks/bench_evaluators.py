@@ -20,29 +20,32 @@ from typing import Any
 
 import numpy as np
 
-from deepstruct.evo.config import RunConfig
+from deepstruct.evo.config import RunConfig, TrainingConfig
 from deepstruct.evo.evaluators import RayEvaluator, SerialEvaluator
-from deepstruct.evo.run import EvolutionRun, individual_seed
+from deepstruct.evo.protocol import EvaluationRequest, EvaluationResult
+from deepstruct.evo.run import EvolutionRun
 from deepstruct.evo.tasks import load_task
-from deepstruct.genomes import canonical_hash, init_random_layered
+from deepstruct.genomes import GenomeLimits, init_random_layered
+
+TRAINING = TrainingConfig()
 
 
-def jobs(n: int, seed: int = 0) -> list[tuple[str, dict[str, Any], int]]:
+def jobs(n: int, seed: int = 0) -> list[list[EvaluationRequest]]:
+    """``n`` genomes, one request per batch (each evaluation one task, as before batching)."""
     rng = np.random.default_rng(seed)
+    return [[EvaluationRequest.of(init_random_layered(64, 10, 32, rng=rng, num_layers=2), 0, TRAINING,
+                                  GenomeLimits())] for _ in range(n)]
+
+
+def fixed_40ms(requests: list[EvaluationRequest], data: dict[str, Any], batched: bool) -> list[EvaluationResult]:
+    """A fitness that takes 40 ms of this thread's CPU time (busy wait) per request and returns plain results."""
     out = []
-    for _ in range(n):
-        g = init_random_layered(64, 10, 32, rng=rng, num_layers=2)
-        key = canonical_hash(g)
-        out.append((key, g.to_dict(), individual_seed(0, key)))
+    for request in requests:
+        end = time.thread_time() + 0.040
+        while time.thread_time() < end:
+            pass
+        out.append(EvaluationResult(request.key, (float(request.seed % 1000) / 1000.0,)))
     return out
-
-
-def fixed_40ms(genome: dict[str, Any], seed: int, data: dict[str, Any], training: dict[str, Any]) -> dict[str, Any]:
-    """A fitness that takes 40 ms of this thread's CPU time (busy wait) and returns a plain result."""
-    end = time.thread_time() + 0.040
-    while time.thread_time() < end:
-        pass
-    return {"values": [float(seed % 1000) / 1000.0], "reason": None, "genome": None, "stats": {}}
 
 
 def _burn(n: int) -> float:
@@ -80,20 +83,21 @@ def main() -> None:
     args = parser.parse_args()
     import ray
 
+    global TRAINING
     config = RunConfig().override({"training.epochs": args.epochs, "training.seeds": 1})
+    TRAINING = config.training
     data = load_task(config.task).arrays()
-    training = config.to_dict()["training"]
     batch = jobs(args.individuals)
 
     ceiling = parallel_ceiling()
-    serial = SerialEvaluator(data, training)
+    serial = SerialEvaluator(data, batched=False)
     serial.evaluate(jobs(1, seed=99))  # warm-up (first torch calls)
     serial_s = timed(serial, batch)
 
     results: dict[int, float] = {}
     startup: dict[int, float] = {}
     for workers in (1, 2):
-        evaluator = RayEvaluator(data, training, workers=workers)
+        evaluator = RayEvaluator(data, batched=False, workers=workers)
         startup[workers] = evaluator.startup_s
         evaluator.evaluate(jobs(workers, seed=99))  # warm the workers (torch import)
         results[workers] = timed(evaluator, batch)
@@ -116,7 +120,7 @@ def main() -> None:
     # framework overhead of a whole serial run with a 40 ms fitness
     run_config = RunConfig().override({
         "evaluator.kind": "serial", "algorithm.population": 20, "algorithm.generations": 10,
-        "task.max_samples": 300,
+        "task.max_samples": 300, "evaluator.batch": 1,
     })
     walls, cpus = [], []
     for _ in range(3):
@@ -134,8 +138,8 @@ def main() -> None:
     print(f"  wall time:               {wall_o * 1000:.2f} ms per individual = {wall_o / 0.040:.1%} of 40 ms")
 
     batch40 = jobs(60, seed=7)
-    serial40 = timed(SerialEvaluator(data, training, fixed_40ms), batch40)
-    evaluator = RayEvaluator(data, training, fixed_40ms, workers=1)
+    serial40 = timed(SerialEvaluator(data, fixed_40ms), batch40)
+    evaluator = RayEvaluator(data, fixed_40ms, workers=1)
     evaluator.evaluate(jobs(1, seed=98))
     ray40 = timed(evaluator, batch40)
     evaluator.close()

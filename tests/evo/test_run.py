@@ -21,6 +21,7 @@ from tests.evo.conftest import tiny_config
 def _final(run_dir: Path) -> dict[str, Any]:
     data = json.loads((run_dir / "checkpoint.json").read_text())
     data.pop("config")
+    data.pop("seconds")  # run time: the only part that depends on the machine
     return data
 
 
@@ -153,3 +154,15 @@ def test_the_saved_best_model_of_a_lamarckian_run_is_a_trained_network(tmp_path:
     x = torch.tensor(digits.data / 16.0, dtype=torch.float32)
     accuracy = float((model.eval()(x).argmax(1) == torch.tensor(digits.target)).float().mean())
     assert accuracy > 0.6
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_a_run_stops_after_the_generation_that_passes_its_time_limit(tmp_path: Path, asynchronous: bool) -> None:
+    changes = {"algorithm.max_seconds": 1e-3, "algorithm.generations": 50}
+    if asynchronous:
+        changes.update({"algorithm.name": "aging", "algorithm.asynchronous": True, "algorithm.offspring": 4})
+    run = EvolutionRun(tiny_config(**changes), tmp_path / "run").run(report=False)
+    data = json.loads((tmp_path / "run" / "checkpoint.json").read_text())
+    assert data["finished"] and data["seconds"] >= 1e-3
+    assert run.generation <= 1 < 50  # the initial generation passes the limit; asynchronously, one part-cycle
+    assert EvolutionRun.resume(tmp_path / "run").run(report=False).generation == run.generation  # nothing left

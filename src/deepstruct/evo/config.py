@@ -178,11 +178,13 @@ class AlgorithmConfig:
     })
     crossover: str = "cx_aligned"
     asynchronous: bool = False  # aging only: ask for a child as soon as a result returns (steady state)
+    max_seconds: float = 0.0  # stop after the generation that ends past this much run time (0: no limit)
 
     def __post_init__(self) -> None:
         _choice("algorithm.name", self.name, ALGORITHMS)
         if not isinstance(self.asynchronous, bool):
             raise ConfigError(f"algorithm.asynchronous must be true or false, got {self.asynchronous!r}")
+        _float("algorithm.max_seconds", self.max_seconds, 0.0)
         if self.asynchronous and self.name != "aging":
             raise ConfigError(f"algorithm.asynchronous needs algorithm.name = 'aging' (got {self.name!r}): "
                               "only aging evolution is steady-state")

@@ -89,7 +89,8 @@ class EvolutionRun:
         self.evaluations = 0
         self.store = RunStore(self.run_dir)
         self.on_generation: Callable[[EvolutionRun], None] | None = None
-        self.elapsed_s = 0.0
+        self.elapsed_s = 0.0  # run time over every session of this run (a resumed run goes on counting)
+        self._session_start = 0.0
         self.resumed: dict[str, Any] | None = None  # the checkpoint a resumed run starts from
 
     # -- construction ---------------------------------------------------------------------------------------
@@ -211,18 +212,27 @@ class EvolutionRun:
         self.hall_of_fame.update(self.strategy.population)
         self.generation += 1
         record = self.record(counts)
-        self.store.save_checkpoint(self.checkpoint(finished=self.generation >= self.config.algorithm.generations,
-                                                   extra=extra))
+        self.store.save_checkpoint(self.checkpoint(finished=self.done(), extra=extra))
         if bar is not None:
             bar.set_postfix_str(generation_line(record, self.objectives, self.evaluations))
             bar.update(1)
         if self.on_generation is not None:
             self.on_generation(self)
 
+    def seconds(self) -> float:
+        """Run time so far, over every session of the run."""
+        return self.elapsed_s + (time.monotonic() - self._session_start if self._session_start else 0.0)
+
+    def done(self) -> bool:
+        """Whether the run is over: every generation done, or ``algorithm.max_seconds`` of run time spent."""
+        limit = self.config.algorithm.max_seconds
+        return self.generation >= self.config.algorithm.generations or (limit > 0 and self.seconds() >= limit)
+
     def run(self, *, report: bool = True) -> EvolutionRun:
-        """Evolve until ``algorithm.generations`` generations (cycles) after the initial one are done."""
+        """Evolve until ``algorithm.generations`` generations (cycles) after the initial one are done, or until
+        the generation that ends past ``algorithm.max_seconds`` of run time."""
         total = self.config.algorithm.generations
-        started = time.monotonic()
+        self._session_start = time.monotonic()
         with self.store.open(self.config):
             evaluator = self._evaluator or self.make_evaluator()
             bar = make_progress(total + 1, self.generation + 1, self.progress)
@@ -236,7 +246,7 @@ class EvolutionRun:
                     from deepstruct.evo.steady_state import SteadyState
 
                     SteadyState(self, evaluator, bar).run()
-                while self.generation < total:
+                while not self.done():
                     self.strategy.known = self.known
                     individuals = self.strategy.ask(self.rng)
                     counts = self.evaluate(individuals, evaluator, bar)
@@ -247,7 +257,7 @@ class EvolutionRun:
                     bar.close()
                 if self._evaluator is None:
                     evaluator.close()
-        self.elapsed_s = time.monotonic() - started
+        self.elapsed_s, self._session_start = self.seconds(), 0.0
         if report:
             from deepstruct.evo.report import write_report
 
@@ -268,6 +278,7 @@ class EvolutionRun:
             "config": self.config.to_dict(), "rng": self.rng.bit_generator.state,
             "strategy": self.strategy.state_dict(), "hall_of_fame": [ind.to_dict() for ind in self.hall_of_fame],
             "logbook": [dict(r) for r in self.logbook], "objectives": list(self.objectives),
+            "seconds": self.seconds(),
         }
         if extra:
             data.update(extra)
@@ -292,4 +303,5 @@ class EvolutionRun:
             raise ConfigError(f"{where} is damaged: {type(exc).__name__}: {exc}") from None
         self.generation = data["generation"]
         self.evaluations = data["evaluations"]
+        self.elapsed_s = float(data.get("seconds", 0.0))
         self.resumed = data

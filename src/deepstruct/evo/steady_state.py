@@ -103,9 +103,14 @@ class SteadyState:
             self.position += 1
             run.store.record_event("tell", key=child.key)
         if self.told % self.per_cycle == 0:
-            counts = {**self.cycle, "penalties": sum(ind.reason is not None for ind in run.strategy.population)}
-            self.cycle = {"nevals": 0, "cached": 0}
-            run.end_generation(counts, None if self.replaying else self.bar, self.state())
+            self.end_cycle()
+
+    def end_cycle(self) -> None:
+        """The logbook line and checkpoint of a cycle (``offspring`` tells, or fewer when the time is up)."""
+        run = self.owner
+        counts = {**self.cycle, "penalties": sum(ind.reason is not None for ind in run.strategy.population)}
+        self.cycle = {"nevals": 0, "cached": 0}
+        run.end_generation(counts, None if self.replaying else self.bar, self.state())
 
     def arrived(self, result: EvaluationResult, request: EvaluationRequest) -> None:
         run = self.owner
@@ -159,12 +164,17 @@ class SteadyState:
                 self.deliver(key)
             self.submit([c for c in batch if any(_holds(b, c) for b in self.in_flight)], requests)
         while self.told < self.budget:
-            while self.asked < self.budget and len(self.in_flight) < self.max_batches:
+            stopping = self.owner.done()  # past algorithm.max_seconds: ask no more, finish what is in flight
+            while not stopping and self.asked < self.budget and len(self.in_flight) < self.max_batches:
                 children = self.ask(min(self.batch_size, self.budget - self.asked))
                 self.submit([c for c in children if any(_holds(b, c) for b in self.in_flight)], requests)
             if self.told >= self.budget:
                 break
             if not self.evaluator.in_flight:
+                if stopping:
+                    break
                 raise RuntimeError("steady state: children in flight but nothing submitted (internal error)")
             for result in self.evaluator.collect():
                 self.arrived(result, requests.pop(result.key))
+        if self.told % self.per_cycle:  # stopped by the time limit within a cycle: record the part done
+            self.end_cycle()
