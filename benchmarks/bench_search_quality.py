@@ -1,17 +1,19 @@
-"""Search quality on digits: evolution against random search with the same evaluation budget and dense MLPs.
+"""Search quality at equal wall time: evolution against random search, crossover on/off, inheritance modes.
 
-    python benchmarks/bench_search_quality.py [--generations 25] [--population 24] [--seeds 0 1 2 3] [--jobs 2]
+    python benchmarks/bench_search_quality.py [--tasks digits mnist1d] [--compare search crossover modes]
+                                              [--seconds 60] [--seeds 0 1 2 3 4] [--jobs 2]
 
-Every candidate is trained the same way (deepstruct.evo.fitness with the default TrainingConfig, i.e. the mean
-over ``training.seeds`` training runs) and selected by validation accuracy; the table shows the *test* accuracy
-and the parameter count of the selected network, as mean ± half the range over the run seeds.
-- GA: the default generational GA (accuracy only; default start space, mutations and training).
-- NSGA-II: accuracy against parameters; shown are the most accurate member of the front and the smallest
-  member within 1 point of accuracy of it.
-- random search: as many genomes as the GA evaluated, drawn from the GA's initial distribution (the same
-  start space), and from a wider one (random_layered, 8-64 vertices, 1-3 layers, edge probability 0.2-0.9);
-  for random search too the smallest candidate within 1 point of the most accurate is shown.
-- dense MLPs 64-32-10 and 64-64-32-10 (3 training seeds per run seed).
+Every method gets the same wall time per run (``--seconds``, one CPU thread, the serial evaluator with batched
+training, ``algorithm.max_seconds``) and as many evaluations as it manages in it; every candidate is trained the
+same way (the default TrainingConfig: the mean over ``training.seeds`` training runs) and selected by validation
+accuracy. The table shows the *test* accuracy and parameter count of the selected network, mean ± standard
+deviation over the run seeds, the evaluations done and the seconds used.
+
+- ``search``: generational GA, aging evolution (generational and asynchronous steady state), and random search
+  over the GA's start space and over a wide space (random_layered, 8-64 vertices, 1-3 layers, edge probability
+  0.2-0.9), random candidates evaluated in the same batches as the runs'.
+- ``crossover``: the GA with ``crossover_prob`` 0.3 (cx_aligned on homologous ids) against 0.
+- ``modes``: the GA in Lamarckian, Baldwinian and no-inheritance mode, pruning 30 % after training.
 """
 
 from __future__ import annotations
@@ -25,112 +27,118 @@ from typing import Any
 
 import numpy as np
 
+from deepstruct.evo.batching import plan_batches
 from deepstruct.evo.config import RunConfig
-from deepstruct.evo.fitness import evaluate_genome
+from deepstruct.evo.fitness import evaluate_requests
+from deepstruct.evo.protocol import EvaluationRequest
 from deepstruct.evo.run import EvolutionRun
 from deepstruct.evo.tasks import load_task
-from deepstruct.genomes import Genome, init_random_layered
+from deepstruct.genomes import init_random_layered
 
 KEYS = ("accuracy", "test_accuracy", "params")
 
+#: comparison -> method -> config overrides of a run (None: random search; the value names its space)
+COMPARISONS: dict[str, dict[str, dict[str, Any] | str]] = {
+    "search": {
+        "GA": {"algorithm.name": "ga"},
+        "aging": {"algorithm.name": "aging"},
+        "aging, asynchronous": {"algorithm.name": "aging", "algorithm.asynchronous": True},
+        "random, start space": "start",
+        "random, wide space": "wide",
+    },
+    "crossover": {
+        "GA, crossover 0.3": {"algorithm.crossover_prob": 0.3},
+        "GA, no crossover": {"algorithm.crossover_prob": 0.0},
+    },
+    "modes": {
+        "GA, lamarckian": {"training.mode": "lamarckian", "training.prune_amount": 0.3},
+        "GA, baldwinian": {"training.mode": "baldwinian", "training.prune_amount": 0.3},
+        "GA, none": {"training.mode": "none", "training.prune_amount": 0.3},
+    },
+}
 
-def dense_genome(widths: list[int], num_inputs: int = 64, num_outputs: int = 10) -> Genome:
-    layers, next_id = [], 0
-    for w in widths:
-        layers.append(list(range(next_id, next_id + w)))
-        next_id += w
-    edges = [(u, v) for a, b in zip(layers[:-1], layers[1:], strict=False) for u in a for v in b]
-    return Genome(num_inputs, num_outputs, edges=edges, vertices=range(next_id))
+
+def base_config(task: str, seed: int, seconds: float) -> RunConfig:
+    return RunConfig().override({"evaluator.kind": "serial", "seed": seed, "task.name": task,
+                                 "algorithm.generations": 10_000, "algorithm.max_seconds": seconds})
 
 
-def evolve(config: RunConfig) -> tuple[EvolutionRun, float]:
+def evolve(config: RunConfig) -> dict[str, float]:
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         run = EvolutionRun(config, Path(tmp) / "run").run(report=False)
-    return run, time.perf_counter() - start
+    best = run.hall_of_fame[0].stats
+    return {**{k: float(best[k]) for k in KEYS}, "evals": float(run.evaluations),
+            "seconds": time.perf_counter() - start}
 
 
-def best_and_small(candidates: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The most accurate (validation) candidate and the smallest within 1 point of it."""
-    best = max(candidates, key=lambda s: s["accuracy"])
-    small = min((s for s in candidates if s["accuracy"] >= best["accuracy"] - 0.01), key=lambda s: s["params"])
-    return best, small
-
-
-def one_seed(seed: int, generations: int, population: int) -> dict[str, dict[str, float]]:
-    """Every method on one run seed: name -> {accuracy, test_accuracy, params, evals, seconds}."""
-    base = RunConfig().override({"evaluator.kind": "serial", "seed": seed, "algorithm.name": "ga",
-                                 "training.objectives": ["accuracy"],
-                                 "algorithm.generations": generations, "algorithm.population": population})
-    task = load_task(base.task, seed=base.seed)
-    training = base.to_dict()["training"]
-    out: dict[str, dict[str, float]] = {}
-
-    def put(name: str, stats: dict[str, Any], evals: int, seconds: float) -> None:
-        out[name] = {**{k: float(stats[k]) for k in KEYS}, "evals": float(evals), "seconds": seconds}
-
-    ga, seconds = evolve(base)
-    budget = ga.evaluations
-    put("GA (accuracy)", ga.hall_of_fame[0].stats, budget, seconds)
-
-    nsga, seconds = evolve(base.override({"algorithm.name": "nsga2", "training.objectives": ["accuracy", "params"]}))
-    best, small = best_and_small([ind.stats for ind in nsga.hall_of_fame if ind.reason is None])
-    put("NSGA-II, most accurate", best, nsga.evaluations, seconds)
-    put("NSGA-II, smallest within 1 point", small, nsga.evaluations, 0.0)
-
-    g = base.genome
-    for name, wide in (("random, same start space", False), ("random, 8-64 vertices 1-3 layers", True)):
-        rng = np.random.default_rng(seed + 1000)
-        start = time.perf_counter()
-        results = []
-        for _ in range(budget):
-            if wide:
-                genome = init_random_layered(64, 10, int(rng.integers(8, 65)), rng=rng,
+def random_search(config: RunConfig, space: str) -> dict[str, float]:
+    """Random genomes, evaluated in batches like a run's, until the run's time is up; the best by validation."""
+    start = time.perf_counter()
+    task = load_task(config.task, seed=config.seed)
+    data, g, limits = task.arrays(), config.genome, config.genome.limits()
+    rng = np.random.default_rng(config.seed + 1000)
+    best: dict[str, Any] | None = None
+    evals = 0
+    while time.perf_counter() - start < config.algorithm.max_seconds:
+        genomes = []
+        for _ in range(config.algorithm.population):
+            if space == "wide":
+                genome = init_random_layered(task.num_inputs, task.num_classes, int(rng.integers(8, 65)), rng=rng,
                                              num_layers=int(rng.integers(1, 4)), p=float(rng.uniform(0.2, 0.9)))
             else:
                 size = int(rng.integers(g.min_vertices, g.num_vertices + 1)) if g.min_vertices else g.num_vertices
-                genome = init_random_layered(64, 10, size, rng=rng, **g.params)
-            result = evaluate_genome(genome.to_dict(), int(rng.integers(2**31)), task.arrays(), training)
-            if result["reason"] is None:
-                results.append(result["stats"])
-        seconds = time.perf_counter() - start
-        best, small = best_and_small(results)
-        put(f"{name}", best, budget, seconds)
-        put(f"{name}, smallest within 1 pt", small, budget, 0.0)
+                genome = init_random_layered(task.num_inputs, task.num_classes, size, rng=rng, **g.params)
+            genomes.append(genome)
+        requests = [EvaluationRequest.of(genome, config.seed, config.training, limits) for genome in genomes]
+        ev = config.evaluator
+        for batch in plan_batches(requests, ev.batch, ev.max_batch_weights):  # the run's batch plan
+            for result in evaluate_requests([requests[i] for i in batch], data):
+                evals += 1
+                if result.reason is None and (best is None or result.stats["accuracy"] > best["accuracy"]):
+                    best = result.stats
+    assert best is not None
+    return {**{k: float(best[k]) for k in KEYS}, "evals": float(evals), "seconds": time.perf_counter() - start}
 
-    for widths in ([32], [64, 32]):
-        start = time.perf_counter()
-        runs = [evaluate_genome(dense_genome(widths).to_dict(), 100 * seed + s, task.arrays(), training)["stats"]
-                for s in range(3)]
-        mean = {k: float(np.mean([r[k] for r in runs])) for k in KEYS}
-        put(f"dense MLP 64-{'-'.join(map(str, widths))}-10", mean, 3, time.perf_counter() - start)
-    return out
+
+def one(job: tuple[str, str, str, int, float]) -> tuple[str, str, str, int, dict[str, float]]:
+    import torch
+
+    torch.set_num_threads(1)
+    comparison, method, task, seed, seconds = job
+    spec = COMPARISONS[comparison][method]
+    config = base_config(task, seed, seconds)
+    row = random_search(config, spec) if isinstance(spec, str) else evolve(config.override(spec))
+    return comparison, method, task, seed, row
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--generations", type=int, default=25)
-    parser.add_argument("--population", type=int, default=24)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--jobs", type=int, default=2, help="run seeds in parallel processes")
+    parser.add_argument("--tasks", nargs="+", default=["digits", "mnist1d"])
+    parser.add_argument("--compare", nargs="+", default=["search"], choices=list(COMPARISONS))
+    parser.add_argument("--seconds", type=float, default=60.0, help="wall time of every run")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--jobs", type=int, default=2, help="runs in parallel processes (one thread each)")
     args = parser.parse_args()
+    jobs = [(c, m, t, s, args.seconds) for c in args.compare for t in args.tasks for m in COMPARISONS[c]
+            for s in args.seeds]
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        results = list(pool.map(one_seed, args.seeds, [args.generations] * len(args.seeds),
-                                [args.population] * len(args.seeds)))
+        rows = list(pool.map(one, jobs))
     training = RunConfig().training
-    print(f"digits, {training.epochs} epochs x {training.seeds} training seeds per candidate, selection by "
-          f"validation accuracy; run seeds {args.seeds}; mean ± half-range over seeds")
-    print(f"  {'method':40s} {'val acc':>15s} {'test acc':>15s} {'params':>13s} {'evals':>6s} {'sec':>6s}")
-    for name in results[0]:
-        rows = np.array([[r[name][k] for k in (*KEYS, "evals", "seconds")] for r in results])
-        mean, half = rows.mean(axis=0), (rows.max(axis=0) - rows.min(axis=0)) / 2
-        print(f"  {name:40s} {mean[0]:.4f} ± {half[0]:.4f} {mean[1]:.4f} ± {half[1]:.4f} "
-              f"{mean[2]:6.0f} ± {half[2]:4.0f} {mean[3]:6.0f} {mean[4]:6.1f}")
-    print("  per seed, test accuracy (GA / NSGA-II best / random same space / random wide):")
-    for seed, r in zip(args.seeds, results, strict=True):
-        print(f"    seed {seed}: " + " / ".join(f"{r[n]['test_accuracy']:.4f} ({int(r[n]['params'])})" for n in (
-            "GA (accuracy)", "NSGA-II, most accurate", "random, same start space",
-            "random, 8-64 vertices 1-3 layers")))
+    print(f"{training.epochs} epochs x {training.seeds} training seeds per candidate, selection by validation "
+          f"accuracy; {args.seconds:.0f} s per run, one thread each, {args.jobs} in parallel; run seeds {args.seeds}; "
+          "mean ± std over seeds")
+    for comparison in args.compare:
+        for task in args.tasks:
+            print(f"\n{comparison} on {task}:")
+            print(f"  {'method':28s} {'test acc':>17s} {'params':>13s} {'evals':>7s} {'sec':>6s}   per seed")
+            for method in COMPARISONS[comparison]:
+                found = [r for c, m, t, _, r in rows if (c, m, t) == (comparison, method, task)]
+                table = np.array([[r[k] for k in (*KEYS, "evals", "seconds")] for r in found])
+                mean, std = table.mean(axis=0), table.std(axis=0)
+                seeds = " ".join(f"{r['test_accuracy']:.3f}" for r in found)
+                print(f"  {method:28s} {mean[1]:.4f} ± {std[1]:.4f} {mean[2]:6.0f} ± {std[2]:4.0f} {mean[3]:7.0f} "
+                      f"{mean[4]:6.1f}   {seeds}")
 
 
 if __name__ == "__main__":

@@ -109,3 +109,15 @@ def test_hung_dying_and_raising_tasks_become_penalties_of_their_batch(ray_sessio
     assert all(r.reason.startswith("deadline") for r in hung.values())
     assert all("worker failed after 1 retries" in r.reason for r in dead.values())
     assert all(r.reason == "RuntimeError: user code failed" for r in raised.values())
+
+
+def test_ray_tasks_ask_for_a_gpu_share_only_where_the_cluster_has_one(ray_session: Any) -> None:
+    from deepstruct.evo.config import ConfigError
+
+    data = {"x": np.zeros((2, 2), dtype=np.float32)}
+    has_gpu = float(ray_session.cluster_resources().get("GPU", 0)) > 0
+    evaluator = RayEvaluator(data, gpus=0.25)
+    assert evaluator.gpus == (0.25 if has_gpu else 0.0)
+    if not has_gpu:
+        with pytest.raises(ConfigError, match="no GPU"):
+            RayEvaluator(data, gpus=0.25, require_gpu=True)
