@@ -241,7 +241,7 @@ class EvolutionRun:
                     individuals = self.strategy.initial(self.initial_genomes())
                     counts = self.evaluate(individuals, evaluator, bar)
                     self.strategy.tell(individuals)
-                    self.end_generation(counts, bar, self._initial_extra())
+                    self.end_generation(counts, bar)
                 if self.config.algorithm.asynchronous:
                     from deepstruct.evo.steady_state import SteadyState
 
@@ -264,13 +264,6 @@ class EvolutionRun:
             write_report(self.run_dir, task=self.task)
         return self
 
-    def _initial_extra(self) -> dict[str, Any] | None:
-        if not self.config.algorithm.asynchronous:
-            return None
-        from deepstruct.evo.steady_state import initial_state
-
-        return initial_state(self)
-
     # -- checkpoints ----------------------------------------------------------------------------------------
     def checkpoint(self, *, finished: bool = False, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         data = {
@@ -278,7 +271,7 @@ class EvolutionRun:
             "config": self.config.to_dict(), "rng": self.rng.bit_generator.state,
             "strategy": self.strategy.state_dict(), "hall_of_fame": [ind.to_dict() for ind in self.hall_of_fame],
             "logbook": [dict(r) for r in self.logbook], "objectives": list(self.objectives),
-            "seconds": self.seconds(),
+            "seconds": self.seconds(), "journal_position": len(self.store.records),
         }
         if extra:
             data.update(extra)

@@ -23,13 +23,7 @@ from deepstruct.evo.protocol import EvaluationRequest, EvaluationResult, genome_
 if TYPE_CHECKING:
     from deepstruct.evo.run import EvolutionRun
 
-__all__ = ["SteadyState", "initial_state"]
-
-
-def initial_state(run: EvolutionRun) -> dict[str, Any]:
-    """The steady-state part of the checkpoint after the initial generation."""
-    return {"steady_state": {"asked": 0, "told": 0, "position": len(run.store.records), "in_flight": [],
-                             "cycle": {"nevals": 0, "cached": 0}}}
+__all__ = ["SteadyState"]
 
 
 def _holds(batch: list[Individual], child: Individual) -> bool:
@@ -48,7 +42,10 @@ class SteadyState:
         members = run.config.evaluator.batch or AUTO_MEMBERS
         self.batch_size = max(1, min(members // run.config.training.seeds, self.per_cycle))
         self.max_batches = max(1, min(evaluator.capacity, config.population // self.batch_size))
-        state = (run.resumed or {}).get("steady_state") or initial_state(run)["steady_state"]
+        resumed = run.resumed or {}
+        state = resumed.get("steady_state") or {  # the start, after the initial generation
+            "asked": 0, "told": 0, "position": int(resumed.get("journal_position", len(run.store.records))),
+            "in_flight": [], "cycle": {"nevals": 0, "cached": 0}}
         self.asked, self.told = int(state["asked"]), int(state["told"])
         self.position = int(state["position"])
         self.cycle = dict(state["cycle"])
