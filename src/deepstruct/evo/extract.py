@@ -34,7 +34,10 @@ def extract_model_file(model_file: str | Path, out: str | Path | None = None) ->
     if not isinstance(saved, dict) or saved.get("format") != MODEL_FORMAT:
         raise ConfigError(f"model_file: {path} is not a {MODEL_FORMAT} file (as written by `deepstruct evolve`)")
     genome = Genome.from_dict(json.loads(saved["genome"]))
-    model = decode(genome, generator=torch.Generator().manual_seed(0), load_weights=False)
+    kind = saved.get("phenotype", "dan")
+    if kind not in ("dan", "ffn", "auto"):
+        raise ConfigError(f"model_file: {path} names an unknown phenotype {kind!r}")
+    model = decode(genome, kind=kind, generator=torch.Generator().manual_seed(0), load_weights=False)
     model.load_state_dict(saved["state_dict"])
     graph, how = None, "the masks"
     try:

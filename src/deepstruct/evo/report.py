@@ -85,7 +85,7 @@ def _save_model(run_dir: Path, data: dict[str, Any], task: Any = None, allow_imp
                             config.training, config.genome.limits())
     path = run_dir / "best_model.pt"
     torch.save({"format": MODEL_FORMAT, "version": 1, "genome": json.dumps(best["genome"]),
-                "state_dict": model.state_dict()}, path)
+                "phenotype": config.training.phenotype, "state_dict": model.state_dict()}, path)
     return path
 
 
