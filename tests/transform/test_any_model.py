@@ -136,10 +136,10 @@ def test_cnn_shapes_and_export(tmp_path) -> None:
 
 
 def test_unsupported_modules_are_named_in_a_warning() -> None:
-    model = nn.Sequential(nn.Linear(4, 4), nn.RNN(4, 3, batch_first=True))
-    with pytest.warns(UnsupportedOperationWarning, match=r"1 \(RNN\)"):
-        compact = GraphTransform(torch.randn(1, 2, 4)).extract(model)
-    assert not compact.complete and compact.unsupported == ["1 (RNN)"]
+    model = nn.Sequential(nn.Linear(4, 4), nn.Softmax2d())
+    with pytest.warns(UnsupportedOperationWarning, match=r"1 \(Softmax2d\)"):
+        compact = GraphTransform(torch.randn(1, 3, 2, 4)).extract(model)
+    assert not compact.complete and compact.unsupported == ["1 (Softmax2d)"]
     assert compact.to_networkx().graph["complete"] is False
 
 

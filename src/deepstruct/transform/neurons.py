@@ -25,6 +25,8 @@ from deepstruct.sparse import MaskedLinearLayer
 from deepstruct.transform import connectivity as conn
 from deepstruct.transform.compact import CompactGraph, VertexBlock
 from deepstruct.transform.masked import weight_pattern
+from deepstruct.transform.recurrent import RecurrentOps, is_recurrent
+from deepstruct.transform.sequence import NORM_MODULES, SequenceOps, extra_vertices
 from deepstruct.transform.storage import EdgeSink, index_dtype
 from deepstruct.transform.trace import Call, Recording
 
@@ -40,8 +42,9 @@ PASS_OPS = {
     "to", "float", "double", "half", "bfloat16", "type", "type_as", "cpu", "cuda", "relu", "relu6", "leaky_relu",
     "elu", "selu", "celu", "gelu", "silu", "sigmoid", "tanh", "hardtanh", "hardswish", "hardsigmoid", "mish",
     "softplus", "softsign", "logsigmoid", "dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
-    "feature_alpha_dropout", "batch_norm", "layer_norm", "group_norm", "instance_norm", "abs", "neg", "exp", "log",
+    "feature_alpha_dropout", "batch_norm", "stochastic_depth", "abs", "neg", "exp", "log",
     "sqrt", "rsqrt", "square", "clamp", "clip", "sin", "cos", "erf", "sign", "reciprocal", "identity", "prelu",
+    "hardshrink", "softshrink", "tanhshrink", "threshold", "rrelu", "logit", "expm1", "log1p",
 }
 BINARY_OPS = {"add", "sub", "mul", "div", "truediv", "floordiv", "true_divide", "maximum", "minimum", "pow",
               "rsub", "atan2", "fmod", "remainder", "mod"}
@@ -50,8 +53,8 @@ ALONG_OPS = {"softmax", "log_softmax", "softmin"}
 PASS_MODULES: tuple[type, ...] = (
     nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh, nn.Hardtanh,
     nn.Hardswish, nn.Hardsigmoid, nn.Mish, nn.Softplus, nn.Softsign, nn.LogSigmoid, nn.PReLU, nn.Identity,
-    nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.modules.batchnorm._BatchNorm,
-    nn.LayerNorm, nn.GroupNorm, nn.modules.instancenorm._InstanceNorm,
+    nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.FeatureAlphaDropout,
+    nn.modules.batchnorm._BatchNorm, nn.Hardshrink, nn.Softshrink, nn.Tanhshrink, nn.Threshold, nn.RReLU,
 )
 POOL_MODULES = (nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d)
 ADAPTIVE_MODULES = (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d)
@@ -89,15 +92,11 @@ def vertex_bound(rec: Recording) -> int:
     total = rec.input.numel()
     for call in rec.calls:
         total += 4 * sum(t.numel() for t in tree_flatten(call.out)[0] if isinstance(t, torch.Tensor))
-        mixing = isinstance(call.module, (nn.MultiheadAttention, nn.RNNBase)) or call.module is None and \
-            canonical_name(call.func) in ("scaled_dot_product_attention", "matmul", "bmm")  # type: ignore[arg-type]
-        for t in tree_flatten((call.args, call.kwargs))[0] if mixing else ():
-            if isinstance(t, torch.Tensor) and t.dim() >= 2:
-                total += 4 * t.shape[-2] * t.numel()  # attention scores, gates: (positions x elements) per input
+        total += extra_vertices(call)
     return total + 2 * rec.input.numel() + 16
 
 
-class _Builder:
+class _Builder(SequenceOps, RecurrentOps):
     def __init__(self, rec: Recording, include_weights: bool, threshold: float | None,
                  memory_budget: int | None = None, directory: str | os.PathLike[str] | None = None) -> None:
         self.include_weights = include_weights
@@ -157,10 +156,11 @@ class _Builder:
                                 (POOL_MODULES, "pool"), (ADAPTIVE_MODULES, "adaptive"),
                                 ((nn.Flatten, nn.Unflatten), "shape"),
                                 ((nn.Softmax, nn.LogSoftmax, nn.Softmin), "along"),
-                                (PASS_MODULES, "pass")):
+                                (nn.Embedding, "embedding"), (NORM_MODULES, "norm"),
+                                (nn.MultiheadAttention, "attention"), (PASS_MODULES, "pass")):
                 if isinstance(m, types):
                     return kind
-            return "unsupported"
+            return "recurrent" if is_recurrent(m) else "unsupported"
         name = canonical_name(call.func)  # type: ignore[arg-type]
         if name in SHAPE_OPS or name == "pad":
             return "pad" if name == "pad" else "shape"
@@ -169,7 +169,9 @@ class _Builder:
         table = {"linear": "linear", "conv1d": "conv", "conv2d": "conv", "max_pool1d": "pool", "max_pool2d": "pool",
                  "avg_pool1d": "pool", "avg_pool2d": "pool", "adaptive_avg_pool1d": "adaptive",
                  "adaptive_avg_pool2d": "adaptive", "adaptive_max_pool1d": "adaptive",
-                 "adaptive_max_pool2d": "adaptive", "matmul": "matmul", "mm": "matmul"}
+                 "adaptive_max_pool2d": "adaptive", "matmul": "matmul", "mm": "matmul", "bmm": "matmul",
+                 "embedding": "embedding", "layer_norm": "norm", "group_norm": "norm", "instance_norm": "norm",
+                 "rms_norm": "norm", "scaled_dot_product_attention": "sdpa"}
         if name in table:
             return table[name]
         if name in PASS_OPS:
@@ -218,6 +220,8 @@ class _Builder:
 
     def op_matmul(self, call: Call, inputs: list[torch.Tensor], outs: list[torch.Tensor]) -> None:
         weight = call.args[1] if len(call.args) > 1 else None
+        if len(call.args) > 1 and all(isinstance(a, torch.Tensor) and id(a) in self.ids for a in call.args[:2]):
+            return self.op_bilinear(call, inputs, outs)
         if len(inputs) != 1 or id(inputs[0]) != id(call.args[0]) or not isinstance(weight, torch.Tensor) \
                 or weight.dim() != 2:
             return self.op_unsupported(call, inputs, outs)

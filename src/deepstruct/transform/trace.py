@@ -51,9 +51,11 @@ class Recording:
 
 
 def is_leaf(module: nn.Module, extra: tuple[type, ...] = ()) -> bool:
-    """A module recorded as one call: masked layers, ``extra`` types and ``torch.nn`` modules except containers;
-    other modules are traced through."""
+    """A module recorded as one call: masked (linear and recurrent) layers, ``extra`` types and ``torch.nn``
+    modules except containers; other modules are traced through."""
     if isinstance(module, (MaskedLinearLayer, *extra)):
+        return True
+    if hasattr(module, "layer_parameters") and hasattr(module, "mode"):  # masked recurrent layers
         return True
     if isinstance(module, (nn.Sequential, nn.ModuleList, nn.ModuleDict)):
         return False
