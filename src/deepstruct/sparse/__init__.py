@@ -10,9 +10,10 @@ from deepstruct.sparse.masked_linear import (
     init_by_fan_in_,
     maskable_layers,
 )
+from deepstruct.sparse.recurrent import MaskedGRU, MaskedLSTM, MaskedRNN, hidden_mask
 
 __all__ = [
     "MaskedLinearLayer", "MaskableModule", "maskable_layers", "init_by_fan_in_",
     "MaskedDeepFFN", "MaskedDeepDAN", "DeepCellDAN", "ConvCell", "ReductionCell", "CellConstructor",
-    "magnitude_threshold",
+    "magnitude_threshold", "MaskedRNN", "MaskedLSTM", "MaskedGRU", "hidden_mask",
 ]
