@@ -9,6 +9,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 __all__ = ["main", "build_parser"]
@@ -35,7 +36,10 @@ def _positive(text: str) -> int:
 
 def _assignment(text: str) -> tuple[str, Any]:
     """``field.path=value``; the value is read as TOML (numbers, booleans, strings, lists) or kept as text."""
-    import tomllib
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10: the tomli backport (a dependency there)
+        import tomli as tomllib
 
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
@@ -52,8 +56,13 @@ _FLAGS = {
     "task": "task.name", "generations": "algorithm.generations", "population": "algorithm.population",
     "algorithm": "algorithm.name", "workers": "evaluator.workers", "evaluator": "evaluator.kind",
     "address": "evaluator.address", "out": "out", "seed": "seed", "epochs": "training.epochs",
-    "mode": "training.mode", "prune": "training.prune_amount",
+    "mode": "training.mode", "prune": "training.prune_amount", "device": "training.device",
+    "batch": "evaluator.batch",
 }
+
+
+_TASK_AGAIN = ("the run's user task (module:function) again: a task named only in the run directory is never "
+               "imported")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     evolve.add_argument("--epochs", type=_positive)
     evolve.add_argument("--mode", help="lamarckian, baldwinian or none")
     evolve.add_argument("--prune", type=float, help="fraction of connections pruned after training")
+    evolve.add_argument("--device", help="auto (a GPU if there is one), cpu or cuda")
+    evolve.add_argument("--batch", type=_positive,
+                        help="members (genome x training seed) per tensor program: 1 one by one, 0 auto (default)")
     evolve.add_argument("--objectives", help="comma-separated, e.g. accuracy,params")
     evolve.add_argument("--set", action="append", default=[], type=_assignment, metavar="FIELD=VALUE",
                         help="override any config field, e.g. --set training.learning_rate=0.01")
@@ -83,8 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("--workers", type=_positive)
     resume.add_argument("--address")
     resume.add_argument("--no-progress", action="store_true")
+    resume.add_argument("--task", help=_TASK_AGAIN)
     report = sub.add_parser("report", help="(re)write logbook.csv, best genomes and plots of a run")
     report.add_argument("run_dir")
+    report.add_argument("--task", help=_TASK_AGAIN)
     extract = sub.add_parser("extract", help="the graph of a saved model (best_model.pt)")
     extract.add_argument("model_file")
     extract.add_argument("--out", help="output stem (default: next to the model file)")
@@ -107,11 +121,32 @@ def _config(args: argparse.Namespace) -> Any:
     return RunConfig().override(overrides)
 
 
+def _named_task(args: argparse.Namespace) -> str | None:
+    """The task the user named on this command line (``--task`` or ``--set task.name=...``), if any."""
+    named = dict(getattr(args, "set", []) or []).get("task.name", args.task)
+    return named if isinstance(named, str) else None
+
+
+def _named_again(args: argparse.Namespace, config: Any, where: str) -> Any:
+    """The task of a saved run, loaded here when ``--task`` names it again (else None: the engine loads a built-in
+    task itself and refuses a user task). Only the task named on the command line is ever imported."""
+    from deepstruct.evo.tasks import load_task
+
+    if args.task is None:
+        return None
+    if args.task != config.task.name:
+        raise UsageError(f"--task {args.task} is not the task of {where} ({config.task.name}); a run keeps its task")
+    return load_task(config.task, seed=config.seed, allow_import=False, trusted=args.task)
+
+
 def _evolve(args: argparse.Namespace) -> int:
     from deepstruct.evo.run import EvolutionRun
+    from deepstruct.evo.tasks import is_user_task
 
     config = _config(args)
-    run = EvolutionRun(config, progress=not args.no_progress)
+    # a user task named only inside the --config file is not imported (config files are shared like results)
+    trusted = not args.config or not is_user_task(config.task.name) or _named_task(args) == config.task.name
+    run = EvolutionRun(config, progress=not args.no_progress, allow_import=trusted)
     if (run.run_dir / "config.json").exists():
         raise UsageError(f"out: {run.run_dir} already holds a run; resume it with `deepstruct resume {run.run_dir}`")
     print(f"deepstruct: run directory {run.run_dir} ({config.task.name}, {config.algorithm.name}, "
@@ -131,18 +166,35 @@ def _finish(run: Any) -> int:
 
 def _resume(args: argparse.Namespace) -> int:
     from deepstruct.evo.run import EvolutionRun
+    from deepstruct.evo.store import read_config
 
     overrides = {f"evaluator.{name}": getattr(args, key) for key, name in
                  (("evaluator", "kind"), ("workers", "workers"), ("address", "address"))
                  if getattr(args, key) is not None}
-    return _finish(EvolutionRun.resume(args.run_dir, evaluator_overrides=overrides,
-                                       progress=not args.no_progress).run())
+    task = _named_again(args, read_config(Path(args.run_dir)), args.run_dir)  # the config resume reads
+    return _finish(EvolutionRun.resume(args.run_dir, evaluator_overrides=overrides, progress=not args.no_progress,
+                                       task=task).run())
 
 
 def _report(args: argparse.Namespace) -> int:
+    from deepstruct.evo.config import ConfigError, RunConfig
+    from deepstruct.evo.persistence import read_json
     from deepstruct.evo.report import write_report
 
-    for line in write_report(args.run_dir):
+    task = None
+    if args.task is not None:  # the report trains the best genome with the checkpoint's config: name that task
+        path = Path(args.run_dir) / "checkpoint.json"
+        if not path.is_file():
+            raise ConfigError(f"{args.run_dir} has no checkpoint.json (not a run directory, or no generation finished)")
+        try:
+            data = read_json(path)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        config = data.get("config") if isinstance(data, dict) else None
+        if not isinstance(config, dict):
+            raise ConfigError(f"{path}: no config in the checkpoint")
+        task = _named_again(args, RunConfig.from_dict(config), str(path))
+    for line in write_report(args.run_dir, task=task):
         print(line)
     return 0
 

@@ -1,9 +1,15 @@
 """Tasks: classification data sets as numpy arrays, split into train / validation / test.
 
 Shipped: ``digits`` (scikit-learn, the default), ``mnist1d`` (generated locally with
-``mnist1d.data.make_dataset``; never downloaded) and ``fashion-mnist`` (read from the Debian package
-``dataset-fashion-mnist``). A user-defined task is any ``module:function`` returning a :class:`Task` or
-arrays ``(x, y)``; :func:`register_task` adds a name.
+``mnist1d.data.make_dataset``; never downloaded) and ``fashion-mnist`` (the four standard IDX files, gzipped or
+not, from the Debian package ``dataset-fashion-mnist`` or from any directory named by ``task.params.path``). A
+user-defined task is any ``module:function`` returning a :class:`Task` or arrays ``(x, y)``;
+:func:`register_task` adds a name.
+
+A name read from a file (a run directory's ``config.json``, a TOML config) never makes deepstruct import code by
+itself: :func:`load_task` imports a ``module:function`` task only with ``allow_import=True``, which the command
+line passes only when the user names the same task again (``--task module:function``); otherwise it raises
+:class:`UntrustedTaskError`.
 """
 
 from __future__ import annotations
@@ -19,9 +25,18 @@ import numpy as np
 
 from deepstruct.evo.config import ConfigError, TaskConfig
 
-__all__ = ["Task", "TASKS", "register_task", "load_task", "split_task", "FASHION_MNIST_DIR"]
+__all__ = ["Task", "TASKS", "register_task", "load_task", "split_task", "is_user_task", "read_idx",
+           "UntrustedTaskError", "FASHION_MNIST_DIR", "FASHION_MNIST_FILES"]
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
+FASHION_MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                       "t10k-labels-idx1-ubyte")
+"""The standard IDX file names (each also accepted with ``.gz``, and with ``.idx`` in place of ``-idx``)."""
+_IDX_MAX_BYTES = 1 << 31  # no IDX file of a task is larger; a header claiming more is refused before reading
+
+
+class UntrustedTaskError(ConfigError):
+    """A ``module:function`` task was named in a file but not by the caller, so it was not imported."""
 
 
 @dataclass(frozen=True)
@@ -94,33 +109,75 @@ def _mnist1d(config: TaskConfig, seed: int) -> Task:
                       y_test=data["y_test"])
 
 
-def _read_idx(path: Path) -> np.ndarray:
-    raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    if len(raw) < 8 or raw[0] != 0 or raw[1] != 0 or raw[2] != 8:
-        raise ConfigError(f"{path} is not an IDX file of unsigned bytes")
-    ndim = raw[3]
-    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+def read_idx(path: Path) -> np.ndarray:
+    """Read an IDX file of unsigned bytes (``.gz`` or not), bounded by its header; a bad file is a ConfigError.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "labels-idx1-ubyte"
+    >>> _ = path.write_bytes(bytes([0, 0, 8, 1, 0, 0, 0, 3, 7, 8, 9]))
+    >>> read_idx(path).tolist()
+    [7, 8, 9]
+    """
+    try:
+        with (gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")) as fh:
+            magic = fh.read(4)
+            if len(magic) < 4 or magic[:3] != b"\x00\x00\x08" or not 1 <= magic[3] <= 4:
+                raise ConfigError(f"{path} is not an IDX file of unsigned bytes (magic {magic.hex() or 'missing'})")
+            dims = fh.read(4 * magic[3])
+            if len(dims) < 4 * magic[3]:
+                raise ConfigError(f"{path}: the IDX header is truncated")
+            shape = tuple(int.from_bytes(dims[4 * i: 4 * i + 4], "big") for i in range(magic[3]))
+            size = int(np.prod(shape, dtype=np.int64)) if all(shape) else 0
+            if size > _IDX_MAX_BYTES:
+                raise ConfigError(f"{path}: the IDX header claims {size} bytes, over the limit {_IDX_MAX_BYTES}")
+            raw = fh.read(size + 1)
+    except (OSError, EOFError, ValueError) as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(f"{path}: cannot read the IDX file ({type(exc).__name__}: {exc})") from None
+    if len(raw) != size:
+        raise ConfigError(f"{path}: the IDX header gives shape {shape} ({size} bytes) but the file holds "
+                          f"{len(raw) if len(raw) <= size else 'more'} bytes of data")
+    return np.frombuffer(raw, dtype=np.uint8).reshape(shape)
+
+
+_FASHION_HELP = ("get Fashion-MNIST either by installing the Debian package dataset-fashion-mnist (apt-get install "
+                 f"dataset-fashion-mnist, files in {FASHION_MNIST_DIR}) or by putting the four standard IDX files "
+                 f"({', '.join(FASHION_MNIST_FILES)}, .gz or not) in a directory and naming it with "
+                 "--set task.params.path=DIR")
 
 
 def _find_idx(directory: Path, stem: str) -> Path:
-    for name in (stem, stem + ".gz"):
-        if (directory / name).is_file():
-            return directory / name
-    raise ConfigError(f"Fashion-MNIST file {stem}[.gz] not found in {directory}: install the Debian package "
-                      "dataset-fashion-mnist (apt-get install dataset-fashion-mnist)")
+    for name in (stem, stem.replace("-idx", ".idx")):
+        for candidate in (directory / name, directory / (name + ".gz")):
+            if candidate.is_file():
+                return candidate
+    raise ConfigError(f"Fashion-MNIST file {stem}[.gz] not found in {directory}: {_FASHION_HELP}")
 
 
 def _fashion_mnist(config: TaskConfig, seed: int) -> Task:
-    directory = Path(config.params.get("path", FASHION_MNIST_DIR))
+    unknown = set(config.params) - {"path"}
+    if unknown:
+        raise ConfigError(f"task.params.{sorted(unknown)[0]} is not a fashion-mnist parameter (only path)")
+    path = config.params.get("path", FASHION_MNIST_DIR)
+    if not isinstance(path, str | Path) or not str(path):
+        raise ConfigError(f"task.params.path must be a directory name, got {path!r}")
+    directory = Path(path).expanduser()
     if not directory.is_dir():
-        raise ConfigError(f"Fashion-MNIST not found at {directory}: install the Debian package "
-                          "dataset-fashion-mnist (apt-get install dataset-fashion-mnist)")
-    x = _read_idx(_find_idx(directory, "train-images-idx3-ubyte")) / np.float32(255.0)
-    y = _read_idx(_find_idx(directory, "train-labels-idx1-ubyte"))
-    xt = _read_idx(_find_idx(directory, "t10k-images-idx3-ubyte")) / np.float32(255.0)
-    yt = _read_idx(_find_idx(directory, "t10k-labels-idx1-ubyte"))
-    return split_task("fashion-mnist", x, y, config, seed=seed, x_test=xt, y_test=yt)
+        raise ConfigError(f"Fashion-MNIST not found: {directory} is not a directory; {_FASHION_HELP}")
+    images, labels, test_images, test_labels = (read_idx(_find_idx(directory, stem)) for stem in FASHION_MNIST_FILES)
+    for x, y, what in ((images, labels, "train"), (test_images, test_labels, "t10k")):
+        if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
+            raise ConfigError(f"Fashion-MNIST {what} files in {directory}: {len(x)} images of shape {x.shape[1:]} "
+                              f"and labels of shape {y.shape} do not match (images N x H x W, N labels)")
+    if images.shape[1:] != test_images.shape[1:]:
+        raise ConfigError(f"Fashion-MNIST in {directory}: train images are {images.shape[1:]}, test images "
+                          f"{test_images.shape[1:]}")
+    scale = np.float32(255.0)
+    return split_task("fashion-mnist", images / scale, labels, config, seed=seed, x_test=test_images / scale,
+                      y_test=test_labels)
 
 
 TaskLoader = Callable[[TaskConfig, int], Task]
@@ -146,19 +203,34 @@ def _user_task(spec: str, config: TaskConfig, seed: int) -> Task:
     raise ConfigError(f"task.name {spec!r}: the function must return a Task or arrays (x, y)")
 
 
-def load_task(config: TaskConfig, *, seed: int = 0, allow_import: bool = True) -> Task:
+def is_user_task(name: str) -> bool:
+    """Whether ``name`` is a ``module:function`` task (not a registered name): loading it imports code."""
+    return name not in globals()["TASKS"] and ":" in name
+
+
+def load_task(config: TaskConfig, *, seed: int = 0, allow_import: bool = True, trusted: str | None = None) -> Task:
     """The task named by ``config.name`` (a registered name or ``module:function``).
 
-    ``allow_import=False`` refuses a ``module:function`` task: a name read from a file someone else wrote (a
-    run directory) must never make deepstruct import and call code; the caller names the task again instead.
+    ``allow_import=False`` refuses a ``module:function`` task with :class:`UntrustedTaskError`, unless
+    ``trusted`` is that same name: a name read from a file someone else wrote (a run directory, a config file)
+    must never make deepstruct import and call code; the caller names the task again instead (``trusted``, the
+    command line's ``--task module:function``) or passes the :class:`Task`.
+
+    Examples
+    --------
+    >>> load_task(TaskConfig(name="os:system"), allow_import=False)
+    Traceback (most recent call last):
+    ...
+    deepstruct.evo.tasks.UntrustedTaskError: task.name 'os:system' is a user task (module:function) named in a file: ...
     """
     registry = globals()["TASKS"]
     if config.name in registry:
         return registry[config.name](config, seed)
     if ":" in config.name:
-        if not allow_import:
-            raise ConfigError(f"task.name {config.name!r} is a user task (module:function) named in a file: it is "
-                              "not imported unless you name it again (deepstruct resume/report --task "
-                              f"{config.name}, or pass the task from Python)")
+        if not allow_import and trusted != config.name:
+            raise UntrustedTaskError(
+                f"task.name {config.name!r} is a user task (module:function) named in a file: it is not imported "
+                f"unless you name it again: --task {config.name} (deepstruct evolve --config, resume, report), or "
+                "pass the Task from Python (EvolutionRun(..., task=...))")
         return _user_task(config.name, config, seed)
     raise ConfigError(f"task.name must be one of {', '.join(registry)} or module:function; got {config.name!r}")
