@@ -78,7 +78,9 @@ def _list_surgery(tree: Any, rng: Rng) -> Any:
 
 def _ids(tree: Any) -> list[int]:
     vertices = tree.get("vertices") if isinstance(tree, dict) else None
-    return [v["id"] for v in vertices or [] if isinstance(v, dict) and isinstance(v.get("id"), int)]
+    if not isinstance(vertices, list):
+        return []
+    return [v["id"] for v in vertices if isinstance(v, dict) and isinstance(v.get("id"), int)]
 
 
 def _bad_ids(tree: Any, rng: Rng) -> Any:
