@@ -166,3 +166,15 @@ def test_a_run_stops_after_the_generation_that_passes_its_time_limit(tmp_path: P
     assert data["finished"] and data["seconds"] >= 1e-3
     assert run.generation <= 1 < 50  # the initial generation passes the limit; asynchronously, one part-cycle
     assert EvolutionRun.resume(tmp_path / "run").run(report=False).generation == run.generation  # nothing left
+
+
+def test_the_population_shares_one_innovation_registry_kept_in_the_checkpoint(tmp_path: Path) -> None:
+    from deepstruct.genomes import InnovationRegistry
+
+    run = EvolutionRun(tiny_config(**{"algorithm.generations": 2}), tmp_path / "run").run(report=False)
+    saved = json.loads((tmp_path / "run" / "checkpoint.json").read_text())["innovations"]
+    assert InnovationRegistry.from_dict(saved) == run.registry and len(run.registry) > 0
+    ids = {v for ind in run.strategy.population for v in ind.genome.graph.nodes}
+    assert max(ids) < run.registry.next_id  # every vertex id of the population came from the registry
+    resumed = EvolutionRun.resume(tmp_path / "run")
+    assert resumed.registry == run.registry and resumed.strategy.variation.registry is resumed.registry

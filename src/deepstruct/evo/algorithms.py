@@ -89,9 +89,14 @@ class Variation:
     """Mutation and crossover of genomes with the operators of :mod:`deepstruct.operators`, chosen by weight.
 
     A variation that raises or leaves an invalid genome is undone (the child stays a copy of its parent).
+    With a ``registry`` (:class:`deepstruct.genomes.InnovationRegistry`, one per population) every operator that
+    creates vertices takes its ids from it, so the same structural event gets the same id across lineages and
+    crossover aligns true homologues.
     """
 
-    def __init__(self, config: AlgorithmConfig) -> None:
+    def __init__(self, config: AlgorithmConfig, registry: Any = None) -> None:
+        import inspect
+
         import deepstruct.operators as operators
 
         def find(name: str) -> Any:
@@ -103,7 +108,10 @@ class Variation:
             from deepstruct.evo.config import ConfigError
 
             raise ConfigError(f"algorithm.mutations/crossover: deepstruct.operators has no {', '.join(missing)}")
+        self.registry = registry
         self.mutations = [find(name) for name in self.names]
+        #: per mutation, whether it takes the registry (operators that create vertices do)
+        self._takes_registry = ["registry" in inspect.signature(op).parameters for op in self.mutations]
         weights = np.array([config.mutations[name] for name in self.names], dtype=float)
         self.probabilities = weights / weights.sum()
         self.crossover = find(config.crossover)
@@ -123,7 +131,9 @@ class Variation:
         while done < steps and weights.sum() > 0:
             index = int(rng.choice(len(self.mutations), p=weights / weights.sum()))
             try:
-                (candidate,) = self.mutations[index](trial.copy(), rng=rng)
+                extra = {"registry": self.registry} if self.registry is not None and self._takes_registry[index] \
+                    else {}
+                (candidate,) = self.mutations[index](trial.copy(), rng=rng, **extra)
                 candidate.validate()
             except ValueError:
                 weights[index] = 0.0

@@ -80,7 +80,11 @@ class EvolutionRun:
         self.fitness_fn = fitness_fn
         self._evaluator = evaluator
         self.progress = progress
-        self.strategy: Strategy = make_strategy(config.algorithm, self.objectives, Variation(config.algorithm))
+        from deepstruct.genomes import InnovationRegistry
+
+        self.registry = InnovationRegistry()  # one per population: homologous ids across lineages
+        self.strategy: Strategy = make_strategy(config.algorithm, self.objectives,
+                                                Variation(config.algorithm, self.registry))
         self.hall_of_fame = make_hall_of_fame(config.algorithm, self.objectives)
         self.logbook = tools.Logbook()
         self.logbook.header = ["gen", "nevals", "cached", "penalties", "best", "mean"]
@@ -134,7 +138,7 @@ class EvolutionRun:
             low = min(g.min_vertices, g.num_vertices)
             size = int(self.rng.integers(low, g.num_vertices + 1)) if g.min_vertices else g.num_vertices
             genome = INITIALISERS[g.init](self.task.num_inputs, self.task.num_classes, size,
-                                          rng=self.rng, **g.params)
+                                          rng=self.rng, registry=self.registry, **g.params)
             genome.limits = self.limits
             genomes.append(genome)
         return genomes
@@ -272,6 +276,7 @@ class EvolutionRun:
             "strategy": self.strategy.state_dict(), "hall_of_fame": [ind.to_dict() for ind in self.hall_of_fame],
             "logbook": [dict(r) for r in self.logbook], "objectives": list(self.objectives),
             "seconds": self.seconds(), "journal_position": len(self.store.records),
+            "innovations": self.registry.to_dict(),
         }
         if extra:
             data.update(extra)
@@ -292,6 +297,11 @@ class EvolutionRun:
                                                      for d in data["hall_of_fame"]])
             for record in data["logbook"]:
                 self.logbook.record(**record)
+            if "innovations" in data:  # checkpoints before genome v2 have none
+                from deepstruct.genomes import InnovationRegistry
+
+                self.registry = InnovationRegistry.from_dict(data["innovations"])
+                self.strategy.variation.registry = self.registry
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"{where} is damaged: {type(exc).__name__}: {exc}") from None
         self.generation = data["generation"]
