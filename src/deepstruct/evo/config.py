@@ -174,7 +174,8 @@ class AlgorithmConfig:
     hall_of_fame: int = 5
     mutations: dict[str, float] = field(default_factory=lambda: {
         "mut_duplicate_vertex": 2.0, "mut_add_vertex": 0.5, "mut_remove_vertex": 0.5, "mut_add_edge": 0.5,
-        "mut_remove_edge": 1.0, "mut_rewire_edge": 0.5,
+        "mut_remove_edge": 1.0, "mut_rewire_edge": 0.5, "mut_add_input_edge": 0.25, "mut_remove_input_edge": 0.25,
+        "mut_add_output_edge": 0.25, "mut_remove_output_edge": 0.25,
     })
     crossover: str = "cx_aligned"
     asynchronous: bool = False  # aging only: ask for a child as soon as a result returns (steady state)
