@@ -10,10 +10,11 @@ from deepstruct.sparse.masked_linear import (
     init_by_fan_in_,
     maskable_layers,
 )
+from deepstruct.sparse.population import PopulationDAN, plan_batches
 from deepstruct.sparse.recurrent import MaskedGRU, MaskedLSTM, MaskedRNN, hidden_mask
 
 __all__ = [
     "MaskedLinearLayer", "MaskableModule", "maskable_layers", "init_by_fan_in_",
     "MaskedDeepFFN", "MaskedDeepDAN", "DeepCellDAN", "ConvCell", "ReductionCell", "CellConstructor",
-    "magnitude_threshold", "MaskedRNN", "MaskedLSTM", "MaskedGRU", "hidden_mask",
+    "magnitude_threshold", "MaskedRNN", "MaskedLSTM", "MaskedGRU", "hidden_mask", "PopulationDAN", "plan_batches",
 ]

@@ -1,0 +1,265 @@
+"""Training phenotypes: one by one (:func:`train_one`) or many at once as one tensor program (:func:`train_members`).
+
+Both paths compute the same thing: every model trains from its own initial weights, with its own batch order
+(a permutation per epoch from ``numpy.random.default_rng(seed)``), mini-batches of ``config.batch_size``,
+the mean cross-entropy loss and Adam (``config.learning_rate``, ``config.weight_decay``). Batched, the members'
+parameters are stacked (:class:`deepstruct.sparse.population.PopulationDAN`) and one Adam steps on the sum of
+the members' losses; since a member's loss depends only on its own slice of the parameters and Adam acts
+element by element, that is exactly ``K`` independent Adams. Neither function changes torch's thread count:
+the caller decides it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from deepstruct.sparse.population import PopulationDAN
+
+__all__ = ["TrainingFailure", "train_one", "train_members", "evaluate_members", "resolve_device"]
+
+
+class TrainingFailure(Exception):
+    """Training ended early (a non-finite loss, the deadline); ``reason`` says why, for the penalty."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _nonfinite(loss: float, epoch: int) -> str:
+    return f"non-finite loss ({loss}) in epoch {epoch}"
+
+
+def _late(config: Any, epoch: int) -> str:
+    return f"deadline of {config.deadline_s} s passed in epoch {epoch}"
+
+
+def train_one(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, config: Any, seed: int,
+              deadline: float) -> None:
+    """Train one model in place; raise :class:`TrainingFailure` on a non-finite loss or past ``deadline``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The phenotype (any module mapping ``(batch, inputs)`` to logits).
+    x, y : torch.Tensor
+        Training inputs ``(n, inputs)`` and integer labels ``(n,)``.
+    config : TrainingConfig
+        Reads ``epochs``, ``batch_size``, ``learning_rate``, ``weight_decay`` and ``deadline_s`` (for the reason).
+    seed : int
+        Seed of the batch order.
+    deadline : float
+        A ``time.monotonic()`` instant; checked after every step.
+    """
+    rng = np.random.default_rng(seed)
+    optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    n = len(x)
+    model.train()
+    for epoch in range(config.epochs):
+        order = torch.from_numpy(rng.permutation(n))
+        for start in range(0, n, config.batch_size):
+            index = order[start: start + config.batch_size]
+            loss = F.cross_entropy(model(x[index]), y[index])
+            if not torch.isfinite(loss):
+                raise TrainingFailure(_nonfinite(float(loss.detach()), epoch))
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            if time.monotonic() > deadline:
+                raise TrainingFailure(_late(config, epoch))
+    model.eval()
+
+
+def resolve_device(name: str) -> torch.device:
+    """The device of ``training.device``: ``"auto"`` (CUDA if available, else the CPU), ``"cpu"`` or ``"cuda"``.
+
+    Examples
+    --------
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    """
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError("training.device is 'cuda' but torch finds no CUDA device here "
+                             f"(torch {torch.__version__}); use 'auto' or 'cpu'")
+        return torch.device("cuda")
+    raise ValueError(f"training.device must be 'auto', 'cpu' or 'cuda', got {name!r}")
+
+
+def _member_losses(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy of every member: ``logits (K, B, C)``, ``y (K, B)`` -> ``(K,)``."""
+    k, b, c = logits.shape
+    return F.cross_entropy(logits.reshape(k * b, c), y.reshape(k * b), reduction="none").view(k, b).mean(dim=1)
+
+
+def _adam(parameters: list[torch.nn.Parameter], config: Any) -> torch.optim.Adam:
+    """Adam without weight decay (:func:`_decay` adds it); the fused kernel where torch has it."""
+    try:
+        return torch.optim.Adam(parameters, lr=config.learning_rate, fused=True)
+    except (RuntimeError, ValueError):  # an older torch or a device without the fused kernel
+        return torch.optim.Adam(parameters, lr=config.learning_rate)
+
+
+def _decay(live: list[tuple[torch.nn.Parameter, torch.Tensor | None]], weight_decay: float) -> None:
+    """Adam's L2 term ``grad += weight_decay * param``, only where a member's own model has a gradient."""
+    if not weight_decay:
+        return
+    with torch.no_grad():
+        for p, on in live:
+            if p.grad is not None:
+                p.grad.add_(p if on is None else p * on, alpha=weight_decay)
+
+
+class _Freezer:
+    """Keeps the members whose loss turned non-finite at their last finite parameters, without gradient."""
+
+    def __init__(self, parameters: list[torch.nn.Parameter], members: int) -> None:
+        self.parameters = parameters
+        self.frozen = torch.zeros(members, dtype=torch.bool)
+        self.saved: list[torch.Tensor] | None = None
+        self.any = False
+        self._views: list[torch.Tensor] = []
+
+    def freeze(self, newly: torch.Tensor) -> None:
+        """Remember the current parameters of the members ``newly`` (a ``(K,)`` bool tensor on the CPU)."""
+        if self.saved is None:
+            self.saved = [p.detach().clone() for p in self.parameters]
+        device = self.parameters[0].device
+        idx = torch.nonzero(newly).flatten().to(device)
+        for p, s in zip(self.parameters, self.saved, strict=True):
+            s.index_copy_(0, idx, p.detach().index_select(0, idx))
+        self.frozen |= newly
+        self.any = True
+        on = self.frozen.to(device)
+        self._views = [on.view(-1, *([1] * (p.dim() - 1))) for p in self.parameters]
+
+    def mask_gradients(self) -> None:
+        for p, on in zip(self.parameters, self._views, strict=True):
+            if p.grad is not None:
+                p.grad.masked_fill_(on, 0.0)
+
+    def restore(self) -> None:
+        assert self.saved is not None
+        with torch.no_grad():
+            for p, s, on in zip(self.parameters, self.saved, self._views, strict=True):
+                p.copy_(torch.where(on, s, p))
+
+
+def train_members(models: Sequence[torch.nn.Module], seeds: Sequence[int], x: torch.Tensor, y: torch.Tensor,
+                  config: Any, *, deadline: float, device: torch.device | str | None = None) -> list[str | None]:
+    """Train ``K`` models at once, in place, each exactly as :func:`train_one` would; return each one's failure.
+
+    Parameters
+    ----------
+    models : sequence of MaskedDeepDAN
+        The members (sharing input and output sizes); trained weights are written back into them at the end
+        (on their own devices).
+    seeds : sequence of int
+        Each member's batch-order seed.
+    x, y : torch.Tensor
+        Training inputs ``(n, inputs)`` and labels ``(n,)``, shared by all members.
+    config : TrainingConfig
+        As for :func:`train_one`.
+    deadline : float
+        A ``time.monotonic()`` instant for the whole batch; past it every member still training fails.
+    device : torch.device or str, optional
+        Where to train (the data and the population move there); default: ``x``'s device.
+
+    Returns
+    -------
+    list of str or None
+        Per member ``None`` (trained) or the reason it failed, worded as :class:`TrainingFailure` of
+        :func:`train_one`. A member whose loss turns non-finite keeps its last finite parameters and stops
+        training; the others are not affected.
+    """
+    models = list(models)
+    if len(seeds) != len(models):
+        raise ValueError(f"train_members needs one seed per model: {len(models)} models, {len(seeds)} seeds")
+    if not models:
+        return []
+    target = torch.device(device) if device is not None else x.device
+    population = PopulationDAN.from_models(models, device=target)
+    x, y = x.to(target), y.to(target)
+    k, n = len(models), len(x)
+    rngs = [np.random.default_rng(int(s)) for s in seeds]
+    live = population.live_parameters()
+    parameters = [p for p, _ in live]
+    optimiser = _adam(parameters, config)
+    freezer = _Freezer(parameters, k)
+    reasons: list[str | None] = [None] * k
+    population.train()
+    done = False
+    for epoch in range(config.epochs):
+        order = torch.from_numpy(np.stack([rng.permutation(n) for rng in rngs])).to(target)
+        for start in range(0, n, config.batch_size):
+            index = order[:, start: start + config.batch_size].reshape(-1)
+            batch = x.index_select(0, index).view(k, -1, x.shape[1])
+            losses = _member_losses(population(batch), y.index_select(0, index).view(k, -1))
+            total = losses.sum()
+            if freezer.any or not bool(torch.isfinite(total.detach())):  # one check while all are finite
+                finite = torch.isfinite(losses.detach()).cpu()
+                newly = ~finite & ~freezer.frozen
+                if bool(newly.any()):
+                    values = losses.detach().cpu().tolist()
+                    for i in torch.nonzero(newly).flatten().tolist():
+                        reasons[i] = _nonfinite(values[i], epoch)
+                    freezer.freeze(newly)
+                    if bool(freezer.frozen.all()):
+                        done = True
+                        break
+                total = torch.where(freezer.frozen.to(target), torch.zeros_like(losses), losses).sum()
+            optimiser.zero_grad(set_to_none=True)
+            total.backward()
+            if freezer.any:
+                freezer.mask_gradients()
+            _decay(live, config.weight_decay)
+            optimiser.step()
+            if freezer.any:
+                freezer.restore()
+            if time.monotonic() > deadline:
+                for i in range(k):
+                    if reasons[i] is None:
+                        reasons[i] = _late(config, epoch)
+                done = True
+                break
+        if done:
+            break
+    population.write_back(models)
+    for model in models:
+        model.eval()
+    return reasons
+
+
+def evaluate_members(members: Sequence[torch.nn.Module] | PopulationDAN, x: torch.Tensor,
+                     y: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Accuracy and mean cross-entropy loss of every member on ``(x, y)``, in one forward pass.
+
+    ``members`` is a :class:`PopulationDAN` or a sequence of models (stacked here, on ``x``'s device). The
+    values equal the per-model ``float((model(x).argmax(1) == y).float().mean())`` and
+    ``float(F.cross_entropy(model(x), y))``.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        ``accuracy`` and ``loss``, float64 arrays of shape ``(K,)``.
+    """
+    population = members if isinstance(members, PopulationDAN) else PopulationDAN.from_models(
+        list(members), device=x.device)
+    device = population.weights[0].device
+    x, y = x.to(device), y.to(device)
+    with torch.no_grad():
+        logits = population(x)
+        k, b, c = logits.shape
+        loss = F.cross_entropy(logits.reshape(k * b, c), y.repeat(k), reduction="none").view(k, b).mean(dim=1)
+        accuracy = (logits.argmax(dim=2) == y).float().mean(dim=1)
+    return accuracy.cpu().double().numpy(), loss.cpu().double().numpy()
