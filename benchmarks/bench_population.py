@@ -33,6 +33,9 @@ from deepstruct.genomes import INITIALISERS, Genome
 from deepstruct.genomes.phenotype import decode
 from deepstruct.sparse.population import PopulationDAN, padded_weights, plan_batches
 
+#: Padded weights per member that a batch may allocate (the plan's memory cap; the default genomes have ~1300).
+BUDGET_PER_MEMBER = 3000
+
 
 def population(count: int, seed: int = 0) -> list[Genome]:
     """Genomes like the default run's: one layer of 8..24 vertices; every fourth mutated into a deeper one."""
@@ -66,7 +69,7 @@ def batched(genomes: list[Genome], data: dict[str, torch.Tensor], config: Traini
     """Seconds to evaluate every genome in batches of ``members`` (decode, plan, train, validate)."""
     start = time.perf_counter()
     models = [decode(g, generator=torch.Generator().manual_seed(s)) for s, g in enumerate(genomes)]
-    plan = plan_batches(models, members, 10**9)
+    plan = plan_batches(models, members, members * BUDGET_PER_MEMBER)
     for batch in plan:
         chosen = [models[i] for i in batch]
         reasons = train_members(chosen, batch, data["x_train"], data["y_train"], config,
