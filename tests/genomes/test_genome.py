@@ -45,4 +45,9 @@ def test_weights_and_ids():
     genome.graph.nodes[0]["bias"] = 0.1
     assert genome.has_weights and not genome.strip_weights().has_weights
     assert genome.add_vertex(activation="tanh") == 2 and genome.next_id == 3
+    with pytest.raises(GenomeError, match="vertex 2 lies on no input-to-output path"):
+        genome.validate()  # a new vertex has no edges yet
+    genome.connect_inputs(2)
+    genome.connect_outputs(2)
     assert genome.validate().graph.nodes[2] == {"activation": "tanh"}
+    assert sorted(genome.input_edges[2]) == [0, 1, 2] and sorted(genome.output_edges[2]) == [0, 1]

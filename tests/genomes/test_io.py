@@ -44,7 +44,8 @@ def test_files_round_trip_and_graphml_is_standard(tmp_path):
     assert load_json(tmp_path / "g.json") == genome
     assert load_graphml(tmp_path / "g.graphml") == genome
     other = nx.read_graphml(tmp_path / "g.graphml")  # other tools read it
-    assert other.number_of_edges() == 2 and other.nodes["1"]["activation"] == "tanh"
+    assert other.number_of_edges() == 2 + genome.num_interface_edges and other.nodes["1"]["activation"] == "tanh"
+    assert other.nodes["input:0"]["kind"] == "input" and other.has_edge("input:2", "0")
 
 
 def _valid_dict():

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deepstruct.genomes import Genome, GenomeError, GenomeLimits, init_random_layered
-from deepstruct.genomes.phenotype import VertexActivationDAN, decode, encode, is_layered
+from deepstruct.genomes.phenotype import VertexActivationDAN, decode, encode, is_layered, phenotype_weights
 from deepstruct.sparse import DeepCellDAN, MaskedDeepDAN, MaskedDeepFFN
 from tests.genomes.strategies import genomes
 
@@ -122,12 +122,9 @@ def test_encode_after_random_pruning_keeps_exactly_the_vertices_on_input_output_
     structure = model.generate_structure()
     reference = nx.DiGraph(structure)
     reference.add_nodes_from(["IN", "OUT"])
-    for v, on in zip(model.layer_vertices[0], model.layers[0].mask.any(dim=1).tolist(), strict=True):
-        if on:
-            reference.add_edge("IN", v)
-    for v, on in zip(model.sinks, model.output.mask.any(dim=0).tolist(), strict=True):
-        if on:
-            reference.add_edge(v, "OUT")
+    arrays = model.interface_arrays()  # the set connections of every input block and of the output matrix
+    reference.add_edges_from(("IN", v) for v in arrays["input"][1].tolist())
+    reference.add_edges_from((v, "OUT") for v in arrays["output"][0].tolist())
     expected = (nx.descendants(reference, "IN") & nx.ancestors(reference, "OUT")) - {"IN", "OUT"}
     if not expected:
         with pytest.raises(GenomeError, match="no vertex"):
@@ -161,7 +158,6 @@ def test_the_generator_is_the_only_randomness_of_decode(kind):
 @given(genomes(max_vertices=12, weights=None, activations=False))
 @settings(max_examples=30, deadline=None)
 def test_phenotype_weights_counts_the_decoded_matrices(genome):
-    from deepstruct.genomes.phenotype import phenotype_weights
     from deepstruct.sparse import maskable_layers
 
     for kind in ["dan", "ffn"] if is_layered(genome) else ["dan"]:
@@ -170,7 +166,9 @@ def test_phenotype_weights_counts_the_decoded_matrices(genome):
 
 
 def test_a_hostile_interface_is_refused_before_anything_is_allocated():
-    hostile = Genome(1_000_000, 1_000_000, vertices=range(5000))  # 10^10 weights, a few bytes of JSON per vertex
+    # 10^10 weights from a few bytes of JSON per vertex: one input and one output edge per vertex
+    hostile = Genome(1_000_000, 1_000_000, vertices=range(5000), input_edges=[(0, v) for v in range(5000)],
+                     output_edges=[(v, 0) for v in range(5000)])
     for kind in ["dan", "ffn", "auto"]:
         with pytest.raises(GenomeError, match="max_weights"):
             decode(hostile, kind=kind)
@@ -178,3 +176,34 @@ def test_a_hostile_interface_is_refused_before_anything_is_allocated():
     assert isinstance(decode(Genome(10, 2, edges=[(0, 1)], limits=small)), MaskedDeepDAN)  # 10 + 1 + 2 weights
     with pytest.raises(GenomeError, match="over the limit 100"):
         decode(Genome(10, 2, vertices=range(10), limits=small))
+    reading = Genome(10, 2, edges=[(0, 1)], input_edges=[(0, 0), (3, 1)], output_edges=[(1, 0)],
+                     direct_edges=[(4, 1)])
+    assert phenotype_weights(reading) == 10 * 1 + 1 * (1 + 10) + 2 * (1 + 10)  # inputs feed layer 1 and the output
+
+
+def test_decode_builds_exactly_the_interface_of_the_genome():
+    genome = Genome(5, 3, edges=[(0, 1), (1, 2)], input_edges=[(0, 0), (4, 2), (1, 1)],
+                    output_edges=[(2, 0), (0, 2)], direct_edges=[(3, 1)])
+    model = decode(genome)
+    arrays = model.interface_arrays()
+    assert sorted(zip(*(a.tolist() for a in arrays["input"][:2]), strict=True)) == [(0, 0), (1, 1), (4, 2)]
+    assert sorted(zip(*(a.tolist() for a in arrays["output"][:2]), strict=True)) == [(0, 2), (2, 0)]
+    assert list(zip(*(a.tolist() for a in arrays["direct"][:2]), strict=True)) == [(3, 1)]
+    assert encode(model) == genome
+    with pytest.raises(GenomeError, match="not layered"):
+        decode(genome, kind="ffn")
+    assert isinstance(decode(genome, kind="auto"), MaskedDeepDAN)
+    cells = Genome(3, 2, edges=[(0, 1)], input_edges=[(0, 0)])
+    cells.graph.nodes[0]["op"] = "conv3x3"
+    with pytest.raises(GenomeError, match="dense one"):
+        decode(cells, kind="cell")
+
+
+def test_ffn_phenotype_masks_its_first_and_output_layers():
+    genome = Genome(4, 2, edges=[(0, 2), (1, 2), (1, 3)], input_edges=[(0, 0), (3, 0), (2, 1)],
+                    output_edges=[(2, 1), (3, 0), (3, 1)])
+    model = decode(genome, kind="ffn")
+    assert isinstance(model, MaskedDeepFFN)
+    assert model.layers[0].mask.tolist() == [[True, False, False, True], [False, False, True, False]]
+    assert model.output.mask.tolist() == [[False, True], [True, True]]
+    assert encode(model) == genome

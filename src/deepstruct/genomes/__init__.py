@@ -1,4 +1,6 @@
-"""The genotype: DAG genomes with persistent vertex ids, their I/O, hashing, initialisers, decode and encode.
+"""The genotype: genomes holding the whole network (a DAG with persistent vertex ids and an explicit interface),
+their I/O (schema version 2; version 1 files are migrated), hashing, initialisers, the innovation registry,
+decode and encode.
 
 Importing this package does not import torch; :mod:`deepstruct.genomes.phenotype` (decode/encode) does, and
 ``deepstruct.genomes.decode`` / ``deepstruct.genomes.encode`` import it on first use.
@@ -20,13 +22,14 @@ from deepstruct.genomes.initialisers import (
     init_watts_strogatz,
     initialise,
 )
+from deepstruct.genomes.innovation import InnovationRegistry
 from deepstruct.genomes.io import from_json, load_graphml, load_json, save_graphml, save_json, to_json
 
 __all__ = [
     "Genome", "GenomeError", "GenomeLimits", "SCHEMA_VERSION", "canonical_hash",
     "to_json", "from_json", "save_json", "load_json", "save_graphml", "load_graphml",
     "INITIALISERS", "initialise", "init_watts_strogatz", "init_newman_watts_strogatz", "init_erdos_renyi",
-    "init_barabasi_albert", "init_random_layered",
+    "init_barabasi_albert", "init_random_layered", "InnovationRegistry",
 ]
 
 

@@ -1,4 +1,4 @@
-"""``Genome``: a DAG with persistent integer vertex ids and an input/output interface."""
+"""``Genome``: a DAG with persistent integer vertex ids and an explicit input/output interface."""
 
 from __future__ import annotations
 
@@ -11,12 +11,27 @@ from typing import Any
 
 import networkx as nx
 
+from deepstruct.genomes.interface import (
+    Interface,
+    InterfaceMixin,
+    build_interface,
+    copy_interface,
+    count_interface_edges,
+    dense_interface,
+    interface_from_dict,
+    interface_problem,
+    interface_to_dict,
+    normalised,
+)
 from deepstruct.graph.layering import compute_layers, find_cycle_message
 
 __all__ = ["Genome", "GenomeLimits", "GenomeError", "SCHEMA_VERSION", "ACTIVATION_NAMES", "OPERATION_NAMES",
            "copy_graph", "attribute_problem"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""The version of genome files this deepstruct writes; it reads versions 1 and 2 (version 1, without an
+explicit interface, is migrated on read to the dense interface: every source reads every input, every sink
+feeds every output)."""
 VERTEX_ATTRIBUTES = ("activation", "op", "bias")
 EDGE_ATTRIBUTES = ("weight",)
 ACTIVATION_NAMES = ("relu", "tanh", "sigmoid", "elu", "gelu", "selu", "silu", "leaky_relu", "identity")
@@ -59,7 +74,7 @@ class GenomeLimits:
     """
 
     max_vertices: int = 10_000
-    max_edges: int = 200_000
+    max_edges: int = 200_000  # hidden, input, output and input-to-output edges together
     max_interface: int = 1_000_000  # inputs or outputs of the phenotype
     max_weights: int = 50_000_000  # entries of the phenotype's masked matrices
     max_depth: int = 256  # vertices on the longest path: hidden layers of the phenotype
@@ -71,29 +86,57 @@ class GenomeLimits:
                 raise GenomeError(f"GenomeLimits.{name} must be a positive int, got {value!r}")
 
 
-class Genome:
-    """The genotype: a DAG over hidden units with persistent integer ids.
+class Genome(InterfaceMixin):
+    """The genotype: the whole network, a DAG over hidden units with persistent integer ids plus its interface.
 
-    The interface is implicit and dense, as in :class:`deepstruct.sparse.MaskedDeepDAN`: every source
-    (in-degree 0) reads all ``num_inputs`` inputs and every sink (out-degree 0) feeds all ``num_outputs``
-    outputs, so every vertex of a valid genome lies on an input-to-output path. Vertex ids are never reused:
+    The interface is explicit (see :mod:`deepstruct.genomes.interface`): input units ``0 .. num_inputs - 1``
+    and output units ``0 .. num_outputs - 1`` are a namespace of their own, fixed by the task; the edges
+    input ``i`` -> vertex ``v`` are ``input_edges[v][i]``, vertex ``v`` -> output ``j`` are
+    ``output_edges[v][j]`` and input ``i`` -> output ``j`` are ``direct_edges[i][j]`` (each value the edge's
+    attribute dict), and ``output_biases[j]`` is output ``j``'s inherited bias. An input without an edge is a
+    pruned input feature. Every hidden vertex lies on an input-to-output path. Vertex ids are never reused:
     ``next_id`` is larger than every id ever given out.
 
     Vertex attributes (optional): ``activation`` (str), ``op`` (str, for cell phenotypes), ``bias`` (float,
-    inherited). Edge attributes (optional): ``weight`` (float, inherited, for Lamarckian runs).
+    inherited). Edge attributes, hidden and interface edges alike (optional): ``weight`` (float, inherited,
+    for Lamarckian runs).
+
+    Parameters
+    ----------
+    num_inputs, num_outputs : int
+        The task's interface.
+    edges, vertices, graph
+        The hidden DAG (``graph`` is copied).
+    next_id : int, optional
+        Above every id ever given out (default: one more than the largest id).
+    limits : GenomeLimits, optional
+    input_edges : iterable of (i, v) or (i, v, attributes), optional
+        The input edges; by default (``None``) every source reads every input (the dense interface).
+    output_edges : iterable of (v, j) or (v, j, attributes), optional
+        The output edges; by default every sink feeds every output.
+    direct_edges : iterable of (i, j) or (i, j, attributes)
+        Input-to-output edges (none by default).
+    output_biases : mapping of int to float, optional
+        Inherited output biases.
 
     Genomes carry no fitness; wrap them in DEAP ``creator`` classes in user code.
 
     Examples
     --------
     >>> g = Genome(4, 2, edges=[(0, 1), (1, 2), (0, 2)])
-    >>> g.num_vertices, g.num_edges, g.next_id
-    (3, 3, 3)
+    >>> g.num_vertices, g.num_edges, g.next_id, g.num_interface_edges
+    (3, 3, 3, 6)
+    >>> sorted(g.input_edges[0]), sorted(g.output_edges[2])
+    ([0, 1, 2, 3], [0, 1])
     >>> g.add_vertex()
     3
+    >>> sparse = Genome(4, 2, edges=[(0, 1)], input_edges=[(2, 0)], output_edges=[(1, 0), (0, 1)])
+    >>> sparse.interface_edges("input"), sparse.interface_edges("output")
+    ([(2, 0)], [(1, 0), (0, 1)])
     """
 
-    __slots__ = ("num_inputs", "num_outputs", "graph", "next_id", "limits")
+    __slots__ = ("num_inputs", "num_outputs", "graph", "next_id", "limits", "input_edges", "output_edges",
+                 "direct_edges", "output_biases")
 
     def __init__(
         self,
@@ -105,6 +148,10 @@ class Genome:
         graph: nx.DiGraph | None = None,
         next_id: int | None = None,
         limits: GenomeLimits | None = None,
+        input_edges: Iterable[tuple[Any, ...]] | None = None,
+        output_edges: Iterable[tuple[Any, ...]] | None = None,
+        direct_edges: Iterable[tuple[Any, ...]] = (),
+        output_biases: dict[int, float] | None = None,
     ) -> None:
         self.limits = limits if limits is not None else GenomeLimits()
         for name, value in (("num_inputs", num_inputs), ("num_outputs", num_outputs)):
@@ -123,6 +170,25 @@ class Genome:
             raise GenomeError("genome vertex ids must be ints; got "
                               f"{next(v for v in self.graph.nodes if not isinstance(v, int) or isinstance(v, bool))!r}")
         self.next_id = largest + 1 if next_id is None else next_id
+        dense_in: Interface = {}
+        dense_out: Interface = {}
+        if input_edges is None or output_edges is None:
+            g = self.graph
+            count = (num_inputs * sum(1 for v in g if not g._pred[v]) if input_edges is None else 0) + (
+                num_outputs * sum(1 for v in g if not g._succ[v]) if output_edges is None else 0)
+            if count > self.limits.max_edges:  # checked before anything is built (a v1 file of a few bytes)
+                raise GenomeError(f"the dense interface would have {count} edges, over the limit "
+                                  f"{self.limits.max_edges} (GenomeLimits.max_edges)")
+            dense_in, dense_out = dense_interface(g, num_inputs, num_outputs)
+        try:
+            self.input_edges = dense_in if input_edges is None else build_interface(input_edges, "input_edges",
+                                                                                    swap=True)
+            self.output_edges = dense_out if output_edges is None else build_interface(output_edges,
+                                                                                       "output_edges")
+            self.direct_edges = build_interface(direct_edges, "direct_edges")
+        except ValueError as err:
+            raise GenomeError(str(err)) from None
+        self.output_biases = dict(output_biases or {})
 
     # -- structure -----------------------------------------------------------------------------------
     @property
@@ -149,9 +215,12 @@ class Genome:
 
     @property
     def has_weights(self) -> bool:
-        """Whether the genome carries inherited weights (on at least one edge or vertex)."""
-        return any("weight" in d for _, _, d in self.graph.edges(data=True)) or any(
-            "bias" in d for _, d in self.graph.nodes(data=True))
+        """Whether the genome carries inherited weights (on at least one edge, interface edges included, vertex
+        or output)."""
+        return bool(self.output_biases) or any("weight" in d for _, _, d in self.graph.edges(data=True)) or any(
+            "bias" in d for _, d in self.graph.nodes(data=True)) or any(
+            "weight" in d for table in (self.input_edges, self.output_edges, self.direct_edges)
+            for inner in table.values() for d in inner.values())
 
     def add_vertex(self, **attributes: Any) -> int:
         """Add a vertex with a fresh persistent id and return the id."""
@@ -166,6 +235,11 @@ class Genome:
             d.pop("weight", None)
         for _, d in self.graph.nodes(data=True):
             d.pop("bias", None)
+        for table in (self.input_edges, self.output_edges, self.direct_edges):
+            for inner in table.values():
+                for d in inner.values():
+                    d.pop("weight", None)
+        self.output_biases.clear()
         return self
 
     def copy(self) -> Genome:
@@ -174,7 +248,20 @@ class Genome:
         out.num_inputs, out.num_outputs, out.next_id, out.limits = (
             self.num_inputs, self.num_outputs, self.next_id, self.limits)
         out.graph = copy_graph(self.graph)
+        self._copy_interface_to(out)
         return out
+
+    def _copy_interface_to(self, out: Genome) -> None:
+        out.input_edges, out.output_edges = copy_interface(self.input_edges), copy_interface(self.output_edges)
+        out.direct_edges, out.output_biases = copy_interface(self.direct_edges), dict(self.output_biases)
+
+    def adopt(self, other: Genome) -> Genome:
+        """Take over ``other``'s network in place (graph, interface, ``next_id``; shared, not copied) and return
+        this genome, keeping its class (operators replace a DEAP individual's genome this way)."""
+        self.num_inputs, self.num_outputs, self.next_id = other.num_inputs, other.num_outputs, other.next_id
+        self.graph, self.input_edges, self.output_edges = other.graph, other.input_edges, other.output_edges
+        self.direct_edges, self.output_biases = other.direct_edges, other.output_biases
+        return self
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Genome:
         """Fast deep copy that keeps the class and any instance ``__dict__`` (DEAP's ``toolbox.clone``)."""
@@ -184,6 +271,7 @@ class Genome:
         out.num_inputs, out.num_outputs, out.next_id, out.limits = (
             self.num_inputs, self.num_outputs, self.next_id, self.limits)
         out.graph = copy_graph(self.graph)
+        self._copy_interface_to(out)
         if hasattr(self, "__dict__"):
             out.__dict__.update(copy.deepcopy(self.__dict__, memo))
         return out
@@ -197,8 +285,10 @@ class Genome:
         if g.number_of_nodes() > self.limits.max_vertices:
             raise GenomeError(f"the genome has {g.number_of_nodes()} vertices, over the limit "
                               f"{self.limits.max_vertices}")
-        if g.number_of_edges() > self.limits.max_edges:
-            raise GenomeError(f"the genome has {g.number_of_edges()} edges, over the limit {self.limits.max_edges}")
+        edges = g.number_of_edges() + count_interface_edges(self)
+        if edges > self.limits.max_edges:
+            raise GenomeError(f"the genome has {edges} edges (hidden and interface), over the limit "
+                              f"{self.limits.max_edges}")
         for v in g.nodes:
             if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < self.next_id:
                 raise GenomeError(f"vertex id {v!r} is out of range: ids are ints in [0, next_id={self.next_id})")
@@ -219,6 +309,9 @@ class Genome:
         for u, v, d in g.edges(data=True):
             for key, value in d.items():
                 _check_attribute("edge", (u, v), key, value)
+        problem = interface_problem(self, lambda kind, key, value: attribute_problem(kind, key, value))
+        if problem is not None:
+            raise GenomeError(f"the genome's interface is invalid: {problem}")
         return self
 
     # -- comparison and plain data -----------------------------------------------------------------------
@@ -231,13 +324,17 @@ class Genome:
             and dict(self.graph.nodes(data=True)) == dict(other.graph.nodes(data=True))
             and {(u, v): d for u, v, d in self.graph.edges(data=True)}
             == {(u, v): d for u, v, d in other.graph.edges(data=True)}
+            and normalised(self.input_edges) == normalised(other.input_edges)
+            and normalised(self.output_edges) == normalised(other.output_edges)
+            and normalised(self.direct_edges) == normalised(other.direct_edges)
+            and self.output_biases == other.output_biases
         )
 
     __hash__ = None  # mutable; use deepstruct.genomes.canonical_hash for caching
 
     def __repr__(self) -> str:
         return (f"Genome(inputs={self.num_inputs}, outputs={self.num_outputs}, vertices={self.num_vertices}, "
-                f"edges={self.num_edges}, next_id={self.next_id})")
+                f"edges={self.num_edges}, interface_edges={self.num_interface_edges}, next_id={self.next_id})")
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict (the versioned schema of genome files)."""
@@ -249,19 +346,28 @@ class Genome:
             "next_id": self.next_id,
             "vertices": [{"id": v, **d} for v, d in self.graph.nodes(data=True)],
             "edges": [{"source": u, "target": v, **d} for u, v, d in self.graph.edges(data=True)],
+            **interface_to_dict(self),
         }
 
     @classmethod
     def from_dict(cls, data: Any, *, limits: GenomeLimits | None = None) -> Genome:
-        """Build and validate a genome from :meth:`to_dict` output; malformed data raises :class:`GenomeError`."""
+        """Build and validate a genome from :meth:`to_dict` output; malformed data raises :class:`GenomeError`.
+
+        Version 2 holds the interface (``input_edges``, ``output_edges``, ``direct_edges``, ``output_biases``);
+        version 1 (no interface) is migrated to the dense interface: every source reads every input and every
+        sink feeds every output, without weights."""
         limits = limits if limits is not None else GenomeLimits()
         if not isinstance(data, dict):
             raise GenomeError(f"a genome must be a JSON object, got {type(data).__name__}")
         if data.get("schema") != "deepstruct.genome":
             raise GenomeError(f"not a deepstruct genome: schema is {data.get('schema')!r}")
-        if data.get("version") != SCHEMA_VERSION:
-            raise GenomeError(f"unsupported genome schema version {data.get('version')!r} "
-                              f"(this deepstruct reads version {SCHEMA_VERSION})")
+        version = data.get("version")
+        if isinstance(version, bool) or version not in (1, SCHEMA_VERSION):
+            raise GenomeError(f"unsupported genome schema version {version!r} "
+                              f"(this deepstruct reads versions 1 and {SCHEMA_VERSION})")
+        interface_keys = {"input_edges", "output_edges", "direct_edges", "output_biases"}
+        if version == 1 and interface_keys & set(data):
+            raise GenomeError(f"a version-1 genome has no interface lists, got {sorted(interface_keys & set(data))}")
         vertices, edges = data.get("vertices"), data.get("edges")
         if not isinstance(vertices, list) or not isinstance(edges, list):
             raise GenomeError("a genome needs the lists 'vertices' and 'edges'")
@@ -293,7 +399,12 @@ class Genome:
             if graph.has_edge(u, v):
                 raise GenomeError(f"edge {u} -> {v} appears twice")
             graph.add_edge(u, v, **{k: val for k, val in entry.items() if k not in ("source", "target")})
-        genome = cls(data.get("num_inputs"), data.get("num_outputs"), graph=graph, next_id=next_id, limits=limits)
+        explicit = {"input_edges": (), "output_edges": ()} if version == SCHEMA_VERSION else {}
+        genome = cls(data.get("num_inputs"), data.get("num_outputs"), graph=graph, next_id=next_id, limits=limits,
+                     **explicit)
+        if version == SCHEMA_VERSION:
+            (genome.input_edges, genome.output_edges, genome.direct_edges,
+             genome.output_biases) = interface_from_dict(data, limits.max_edges - len(edges))
         return genome.validate()
 
 

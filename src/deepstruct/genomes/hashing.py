@@ -11,8 +11,11 @@ How it works
    choice is tried (one per class of *twins*: vertices with the same predecessors, successors and attributes,
    which any automorphism may swap, give the same result) and the lexicographically smallest certificate of
    the resulting discrete orders wins. This is a canonical form.
-3. The digest is SHA-256 of the certificate (interface sizes, vertex attributes in canonical order, edges in
-   canonical numbering with their attributes).
+3. The digest is SHA-256 of the certificate (interface sizes, vertex attributes and interface edges in
+   canonical order, edges in canonical numbering with their attributes, input-to-output edges and output
+   biases). A vertex's input and output edges are part of its initial colour; interface units are never
+   permuted (input ``i`` is input ``i``), so two genomes that differ only in which inputs a vertex reads
+   hash differently.
 
 Guarantees
 ----------
@@ -47,6 +50,15 @@ def _attr_key(data: dict[str, Any], include_weights: bool) -> str:
     return json.dumps(items, sort_keys=True) if items else ""
 
 
+def _interface_key(inputs: dict[int, dict[str, Any]] | None, outputs: dict[int, dict[str, Any]] | None,
+                   include_weights: bool) -> str:
+    """A vertex's input and output edges (interface units are not permutable: input ``i`` is input ``i``)."""
+    if not inputs and not outputs:
+        return ""
+    return json.dumps([sorted((i, _attr_key(d, include_weights)) for i, d in (inputs or {}).items()),
+                       sorted((j, _attr_key(d, include_weights)) for j, d in (outputs or {}).items())])
+
+
 def _rank(signatures: dict[int, Any]) -> dict[int, int]:
     ordered = sorted(set(signatures.values()))
     index = {s: i for i, s in enumerate(ordered)}
@@ -57,7 +69,9 @@ class _Refiner:
     def __init__(self, genome: Genome, include_weights: bool, budget: int) -> None:
         g = genome.graph
         self.vertices = list(g.nodes)
-        self.vkey = {v: _attr_key(d, include_weights) for v, d in g.nodes(data=True)}
+        inputs, outputs = genome.input_edges, genome.output_edges
+        self.vkey = {v: _attr_key(d, include_weights) + _interface_key(inputs.get(v), outputs.get(v), include_weights)
+                     for v, d in g.nodes(data=True)}
         ekey: dict[tuple[int, int], str] = {}
         for u, v, d in g.edges(data=True):
             ekey[(u, v)] = _attr_key(d, include_weights)
@@ -156,7 +170,11 @@ def canonical_hash(genome: Genome, *, include_weights: bool = True, budget: int 
         body: tuple = ("exact", _search(refiner, stable, _twin_classes(genome, refiner)))
     except _BudgetExceeded:
         body = refiner.quotient(stable)
-    text = json.dumps([genome.num_inputs, genome.num_outputs, include_weights, body], separators=(",", ":"))
+    direct = sorted((i, j, _attr_key(d, include_weights)) for i, inner in genome.direct_edges.items()
+                    for j, d in inner.items())
+    biases = sorted(genome.output_biases.items()) if include_weights else []
+    text = json.dumps([genome.num_inputs, genome.num_outputs, include_weights, body, direct, biases],
+                      separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
 

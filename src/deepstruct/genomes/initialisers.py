@@ -1,8 +1,11 @@
 """Initial genomes from random-graph families, oriented into DAGs as in randomly wired networks.
 
 Every initialiser has the common call form
-``INITIALISERS[name](num_inputs, num_outputs, num_vertices, *, rng, **params) -> Genome``; vertex ids are
-``0 .. num_vertices - 1`` and all randomness comes from ``rng`` (a ``numpy.random.Generator``).
+``INITIALISERS[name](num_inputs, num_outputs, num_vertices, *, rng, registry=None, **params) -> Genome``; vertex
+ids are ``0 .. num_vertices - 1`` (with an :class:`~deepstruct.genomes.InnovationRegistry`: the population's ids
+of the slots ``("init", k)``) and all randomness comes from ``rng`` (a ``numpy.random.Generator``). The
+interface is the dense one, now as explicit edges: every source reads every input and every sink feeds every
+output, so a fresh genome decodes to the architecture it always did.
 
 Undirected families (Watts-Strogatz, Newman-Watts-Strogatz, Erdős-Rényi, Barabási-Albert) are oriented by
 :func:`deepstruct.graph.orient`. The default ``orientation="index"`` points every edge from the smaller to the
@@ -20,6 +23,7 @@ import networkx as nx
 import numpy as np
 
 from deepstruct.genomes.genome import Genome, GenomeError, GenomeLimits
+from deepstruct.genomes.innovation import InnovationRegistry
 from deepstruct.graph import orient
 
 __all__ = ["init_watts_strogatz", "init_newman_watts_strogatz", "init_erdos_renyi", "init_barabasi_albert",
@@ -41,19 +45,36 @@ def _check_arguments(num_vertices: int, limits: GenomeLimits, rng: np.random.Gen
         raise GenomeError(f"num_vertices={num_vertices} exceeds the limit {limits.max_vertices}")
 
 
+def _finish(genome: Genome, registry: InnovationRegistry | None) -> Genome:
+    """Validate; with a registry, renumber vertex ``k`` to the population's id of the slot ``("init", k)``."""
+    if registry is not None:
+        slots = sorted(genome.graph.nodes)
+        fresh = Genome(genome.num_inputs, genome.num_outputs, next_id=0, limits=genome.limits, input_edges=(),
+                       output_edges=())
+        ids = {k: registry.vertex_id(fresh, ("init", k)) for k in slots}
+        renamed = nx.relabel_nodes(genome.graph, ids, copy=True)
+        genome.graph = renamed
+        genome.input_edges = {ids[v]: inner for v, inner in genome.input_edges.items()}
+        genome.output_edges = {ids[v]: inner for v, inner in genome.output_edges.items()}
+        genome.next_id = max(ids.values(), default=-1) + 1
+        registry.observe(genome)
+    return genome.validate()
+
+
 def _from_undirected(graph: nx.Graph, num_inputs: int, num_outputs: int, orientation: str,
-                     rng: np.random.Generator, limits: GenomeLimits | None) -> Genome:
+                     rng: np.random.Generator, limits: GenomeLimits | None,
+                     registry: InnovationRegistry | None) -> Genome:
     dag = orient(graph, orientation, rng=rng)  # type: ignore[arg-type]
     out = nx.DiGraph()
     out.add_nodes_from(sorted(dag.nodes))
     out.add_edges_from(sorted(dag.edges))
     genome = Genome(num_inputs, num_outputs, graph=out, next_id=graph.number_of_nodes(), limits=limits)
-    return genome.validate()
+    return _finish(genome, registry)
 
 
 def init_watts_strogatz(num_inputs: int, num_outputs: int, num_vertices: int, *, rng: np.random.Generator,
                         k: int = 4, p: float = 0.75, orientation: str = "index",
-                        limits: GenomeLimits | None = None) -> Genome:
+                        limits: GenomeLimits | None = None, registry: InnovationRegistry | None = None) -> Genome:
     """A Watts-Strogatz small world (ring lattice of degree ``k``, each edge rewired with probability ``p``).
 
     Examples
@@ -65,38 +86,41 @@ def init_watts_strogatz(num_inputs: int, num_outputs: int, num_vertices: int, *,
     _check_arguments(num_vertices, limits or GenomeLimits(), rng)
     k = min(k, num_vertices - 1)
     graph = nx.watts_strogatz_graph(num_vertices, k, p, seed=_seed(rng))
-    return _from_undirected(graph, num_inputs, num_outputs, orientation, rng, limits)
+    return _from_undirected(graph, num_inputs, num_outputs, orientation, rng, limits, registry)
 
 
 def init_newman_watts_strogatz(num_inputs: int, num_outputs: int, num_vertices: int, *, rng: np.random.Generator,
                                k: int = 4, p: float = 0.5, orientation: str = "index",
-                               limits: GenomeLimits | None = None) -> Genome:
+                               limits: GenomeLimits | None = None,
+                               registry: InnovationRegistry | None = None) -> Genome:
     """A Newman-Watts-Strogatz small world (ring lattice plus random short-cuts added with probability ``p``)."""
     _check_arguments(num_vertices, limits or GenomeLimits(), rng)
     k = min(k, num_vertices - 1)
     graph = nx.newman_watts_strogatz_graph(num_vertices, k, p, seed=_seed(rng))
-    return _from_undirected(graph, num_inputs, num_outputs, orientation, rng, limits)
+    return _from_undirected(graph, num_inputs, num_outputs, orientation, rng, limits, registry)
 
 
 def init_erdos_renyi(num_inputs: int, num_outputs: int, num_vertices: int, *, rng: np.random.Generator,
-                     p: float = 0.2, orientation: str = "index", limits: GenomeLimits | None = None) -> Genome:
+                     p: float = 0.2, orientation: str = "index", limits: GenomeLimits | None = None,
+                     registry: InnovationRegistry | None = None) -> Genome:
     """An Erdős-Rényi random graph (every pair connected with probability ``p``)."""
     _check_arguments(num_vertices, limits or GenomeLimits(), rng)
     if not 0.0 <= p <= 1.0:
         raise GenomeError(f"p must be a probability in [0, 1], got {p!r}")
     graph = nx.fast_gnp_random_graph(num_vertices, p, seed=_seed(rng))
-    return _from_undirected(graph, num_inputs, num_outputs, orientation, rng, limits)
+    return _from_undirected(graph, num_inputs, num_outputs, orientation, rng, limits, registry)
 
 
 def init_barabasi_albert(num_inputs: int, num_outputs: int, num_vertices: int, *, rng: np.random.Generator,
-                         m: int = 2, orientation: str = "index", limits: GenomeLimits | None = None) -> Genome:
+                         m: int = 2, orientation: str = "index", limits: GenomeLimits | None = None,
+                         registry: InnovationRegistry | None = None) -> Genome:
     """A Barabási-Albert preferential-attachment graph (each new vertex attaches ``m`` edges)."""
     _check_arguments(num_vertices, limits or GenomeLimits(), rng)
     if num_vertices == 1:
-        return Genome(num_inputs, num_outputs, vertices=[0], limits=limits).validate()
+        return _finish(Genome(num_inputs, num_outputs, vertices=[0], limits=limits), registry)
     m = max(1, min(m, num_vertices - 1))
     graph = nx.barabasi_albert_graph(num_vertices, m, seed=_seed(rng))
-    return _from_undirected(graph, num_inputs, num_outputs, orientation, rng, limits)
+    return _from_undirected(graph, num_inputs, num_outputs, orientation, rng, limits, registry)
 
 
 def layer_sizes(num_vertices: int, num_layers: int, rng: np.random.Generator) -> list[int]:
@@ -108,7 +132,8 @@ def layer_sizes(num_vertices: int, num_layers: int, rng: np.random.Generator) ->
 
 
 def init_random_layered(num_inputs: int, num_outputs: int, num_vertices: int, *, rng: np.random.Generator,
-                        num_layers: int | None = None, p: float = 0.5, limits: GenomeLimits | None = None) -> Genome:
+                        num_layers: int | None = None, p: float = 0.5, limits: GenomeLimits | None = None,
+                        registry: InnovationRegistry | None = None) -> Genome:
     """A random layered DAG: edges only between consecutive layers, each with probability ``p``.
 
     Every vertex after the first layer gets at least one predecessor in the layer before, and every vertex
@@ -147,7 +172,7 @@ def init_random_layered(num_inputs: int, num_outputs: int, num_vertices: int, *,
         raise GenomeError(f"the random layered genome has {len(edges)} edges, over the limit {limits.max_edges}; "
                           "lower p or num_vertices")
     genome = Genome(num_inputs, num_outputs, vertices=range(num_vertices), edges=edges, limits=limits)
-    return genome.validate()
+    return _finish(genome, registry)
 
 
 INITIALISERS: dict[str, Initialiser] = {
@@ -158,7 +183,7 @@ INITIALISERS: dict[str, Initialiser] = {
     "random_layered": init_random_layered,
 }
 """Initialisers by name; every one is called ``INITIALISERS[name](num_inputs, num_outputs, num_vertices, *, rng,
-**params)``. Aliases: ``ws``, ``nws``, ``er``, ``ba``, ``layered``."""
+registry=None, **params)``. Aliases: ``ws``, ``nws``, ``er``, ``ba``, ``layered``."""
 
 INITIALISERS.update({"ws": init_watts_strogatz, "nws": init_newman_watts_strogatz, "er": init_erdos_renyi,
                      "ba": init_barabasi_albert, "layered": init_random_layered})

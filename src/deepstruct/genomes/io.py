@@ -1,5 +1,14 @@
 """Genome files: JSON (the versioned schema of :meth:`Genome.to_dict`) and GraphML.
 
+Schema version 2 holds the whole network. In JSON: ``vertices`` and ``edges`` (the hidden DAG) plus
+``input_edges`` (``{"input": i, "target": v, ...}``), ``output_edges`` (``{"source": v, "output": j, ...}``),
+``direct_edges`` (``{"input": i, "output": j, ...}``) and ``output_biases`` (``{"output": j, "bias": b}``).
+In GraphML the interface units are nodes ``input:i`` and ``output:j`` with a ``kind`` attribute (``"input"`` /
+``"output"``; an output node may carry its ``bias``), joined to the hidden vertices by ordinary edges; only
+the units with an edge or a bias are written (an input without one is a pruned feature). Files of version 1
+(without an interface) are still read, migrated to the dense interface (every source reads every input, every
+sink feeds every output).
+
 Loading is strict and bounded: the file size is checked before anything is parsed, JSON objects with duplicate
 keys, ``NaN``/``Infinity`` or absurd nesting are refused, GraphML is read with a bare expat parser that refuses
 any DOCTYPE (so no entity can be declared or expanded and no external resource is fetched), and every count is
@@ -105,7 +114,7 @@ def load_json(path: str | os.PathLike[str], *, limits: GenomeLimits | None = Non
 # -- GraphML -------------------------------------------------------------------------------------------
 _NS = "http://graphml.graphdrawing.org/xmlns"
 _GRAPH_KEYS = (("num_inputs", "int"), ("num_outputs", "int"), ("next_id", "long"), ("schema_version", "int"))
-_NODE_KEYS = (("activation", "string"), ("op", "string"), ("bias", "double"))
+_NODE_KEYS = (("activation", "string"), ("op", "string"), ("bias", "double"), ("kind", "string"))
 _EDGE_KEYS = (("weight", "double"),)
 
 
@@ -131,9 +140,20 @@ def save_graphml(genome: Genome, path: str | os.PathLike[str]) -> None:
         data = "".join(f'<data key="v_{k}">{escape(repr(float(x)) if k == "bias" else str(x))}</data>'
                        for k, x in d.items())
         lines.append(f"<node id={quoteattr(str(v))}>{data}</node>")
-    for u, v, d in genome.graph.edges(data=True):
+    inputs = sorted({i for inner in genome.input_edges.values() for i in inner} | set(genome.direct_edges))
+    outputs = sorted({j for inner in genome.output_edges.values() for j in inner} | set(genome.output_biases)
+                     | {j for inner in genome.direct_edges.values() for j in inner})
+    lines.extend(f'<node id="input:{i}"><data key="v_kind">input</data></node>' for i in inputs)
+    for j in outputs:
+        bias = f'<data key="v_bias">{float(genome.output_biases[j])!r}</data>' if j in genome.output_biases else ""
+        lines.append(f'<node id="output:{j}"><data key="v_kind">output</data>{bias}</node>')
+    edges: list[tuple[str, str, dict[str, Any]]] = [(str(u), str(v), d) for u, v, d in genome.graph.edges(data=True)]
+    edges += [(f"input:{i}", str(v), d) for v, inner in genome.input_edges.items() for i, d in inner.items()]
+    edges += [(str(v), f"output:{j}", d) for v, inner in genome.output_edges.items() for j, d in inner.items()]
+    edges += [(f"input:{i}", f"output:{j}", d) for i, inner in genome.direct_edges.items() for j, d in inner.items()]
+    for u, v, d in edges:
         data = "".join(f'<data key="e_{k}">{repr(float(x))}</data>' for k, x in d.items())
-        lines.append(f"<edge source={quoteattr(str(u))} target={quoteattr(str(v))}>{data}</edge>")
+        lines.append(f'<edge source="{u}" target="{v}">{data}</edge>')
     lines += ["</graph>", "</graphml>", ""]
     Path(path).write_text("\n".join(lines), encoding="utf-8")
 
@@ -144,6 +164,14 @@ def _parse_int(text: str, what: str) -> int:
     if not body.isdigit() or not body.isascii() or len(body) > 18:
         raise GenomeError(f"GraphML {what} must be an integer, got {text[:40]!r}")
     return int(text)
+
+
+def _parse_id(text: str, what: str) -> int | tuple[str, int]:
+    """A hidden vertex id (an int) or an interface unit ``("input", i)`` / ``("output", j)``."""
+    for kind in ("input", "output"):
+        if text.startswith(kind + ":"):
+            return kind, _parse_int(text[len(kind) + 1:], what)
+    return _parse_int(text, what)
 
 
 def _parse_float(text: str, what: str) -> float:
@@ -163,6 +191,7 @@ class _GraphMLReader:
         self.graph_data: dict[str, str] = {}
         self.vertices: list[dict[str, Any]] = []
         self.edges: list[dict[str, Any]] = []
+        self.units = 0  # interface nodes
         self.stack: list[str] = []
         self.current: dict[str, Any] | None = None
         self.data_key: str | None = None
@@ -200,17 +229,21 @@ class _GraphMLReader:
         elif tag in ("node", "edge") and parent != "graph":
             raise GenomeError(f"GraphML <{tag}> inside a <{parent}>: vertices and edges belong in the <graph>")
         elif tag == "node":
-            if len(self.vertices) >= self.limits.max_vertices:
+            vid = _parse_id(attrs.get("id", ""), "node id")
+            self.units += isinstance(vid, tuple)
+            if len(self.vertices) - self.units >= self.limits.max_vertices:
                 raise GenomeError(f"GraphML has more than {self.limits.max_vertices} vertices (the limit)")
-            self.current = {"id": _parse_int(attrs.get("id", ""), "node id")}
+            if self.units > 2 * self.limits.max_interface:
+                raise GenomeError(f"GraphML has more than {2 * self.limits.max_interface} interface nodes")
+            self.current = {"id": vid}
             self.vertices.append(self.current)
         elif tag == "edge":
             if len(self.edges) >= self.limits.max_edges:
                 raise GenomeError(f"GraphML has more than {self.limits.max_edges} edges (the limit)")
             if attrs.get("directed", "true") != "true":
                 raise GenomeError("genome GraphML edges must be directed")
-            self.current = {"source": _parse_int(attrs.get("source", ""), "edge source"),
-                            "target": _parse_int(attrs.get("target", ""), "edge target")}
+            self.current = {"source": _parse_id(attrs.get("source", ""), "edge source"),
+                            "target": _parse_id(attrs.get("target", ""), "edge target")}
             self.edges.append(self.current)
         elif tag == "data" and parent in ("graph", "node", "edge"):
             self.data_key = attrs.get("key")
@@ -279,8 +312,49 @@ def load_graphml(path: str | os.PathLike[str], *, limits: GenomeLimits | None = 
         if name not in reader.graph_data:
             raise GenomeError(f"{path}: the GraphML graph lacks the graph attribute {name!r}")
         info[name] = _parse_int(reader.graph_data[name], f"graph attribute {name!r}")
-    return Genome.from_dict({
-        "schema": "deepstruct.genome", "version": info["schema_version"], "num_inputs": info["num_inputs"],
-        "num_outputs": info["num_outputs"], "next_id": info["next_id"], "vertices": reader.vertices,
-        "edges": reader.edges,
-    }, limits=limits)
+    data = {"schema": "deepstruct.genome", "version": info["schema_version"], "num_inputs": info["num_inputs"],
+            "num_outputs": info["num_outputs"], "next_id": info["next_id"]}
+    data.update(_split_interface(reader.vertices, reader.edges, path))
+    return Genome.from_dict(data, limits=limits)
+
+
+def _split_interface(vertices: list[dict[str, Any]], edges: list[dict[str, Any]],
+                     path: str | os.PathLike[str]) -> dict[str, list[dict[str, Any]]]:
+    """The hidden vertices and edges and the interface lists of a genome dict, from GraphML nodes and edges
+    (interface nodes ``("input", i)`` / ``("output", j)``, which must say their ``kind``)."""
+    out: dict[str, list[dict[str, Any]]] = {"vertices": [], "edges": []}
+    units: set[tuple[str, int]] = set()
+    for entry in vertices:
+        vid = entry["id"]
+        if not isinstance(vid, tuple):
+            out["vertices"].append(entry)
+            continue
+        attrs = {k: x for k, x in entry.items() if k != "id"}
+        if attrs.pop("kind", None) != vid[0]:
+            raise GenomeError(f"{path}: GraphML node {vid[0]}:{vid[1]} needs the attribute kind={vid[0]!r}")
+        if vid in units:
+            raise GenomeError(f"{path}: GraphML node {vid[0]}:{vid[1]} appears twice")
+        units.add(vid)
+        if vid[0] == "output" and "bias" in attrs:
+            out.setdefault("output_biases", []).append({"output": vid[1], "bias": attrs.pop("bias")})
+        if attrs:
+            raise GenomeError(f"{path}: GraphML node {vid[0]}:{vid[1]} has attributes {sorted(attrs)} "
+                              "(an interface node holds its kind and, for an output, its bias)")
+    for entry in edges:
+        u, v = entry["source"], entry["target"]
+        attrs = {k: x for k, x in entry.items() if k not in ("source", "target")}
+        for end in (u, v):
+            if isinstance(end, tuple) and end not in units:
+                raise GenomeError(f"{path}: a GraphML edge refers to the undeclared node {end[0]}:{end[1]}")
+        if not isinstance(u, tuple) and not isinstance(v, tuple):
+            out["edges"].append(entry)
+        elif isinstance(u, tuple) and u[0] == "input" and not isinstance(v, tuple):
+            out.setdefault("input_edges", []).append({"input": u[1], "target": v, **attrs})
+        elif not isinstance(u, tuple) and isinstance(v, tuple) and v[0] == "output":
+            out.setdefault("output_edges", []).append({"source": u, "output": v[1], **attrs})
+        elif isinstance(u, tuple) and isinstance(v, tuple) and (u[0], v[0]) == ("input", "output"):
+            out.setdefault("direct_edges", []).append({"input": u[1], "output": v[1], **attrs})
+        else:
+            raise GenomeError(f"{path}: a GraphML edge {u!r} -> {v!r} runs against the interface "
+                              "(edges leave inputs and enter outputs)")
+    return out

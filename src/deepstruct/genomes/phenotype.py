@@ -1,36 +1,36 @@
-"""Decode genomes into torch models and encode (trained, pruned) models back into genomes.
+"""Decode genomes into torch models (:func:`decode`); :func:`encode` (in :mod:`deepstruct.genomes.encoding`,
+re-exported here) reads (trained, pruned) models back into genomes.
 
-This is the one module of :mod:`deepstruct.genomes` that imports torch.
+These are the modules of :mod:`deepstruct.genomes` that import torch.
 
 - :func:`decode`: genome -> :class:`~deepstruct.sparse.MaskedDeepDAN` (``kind="dan"``),
   :class:`~deepstruct.sparse.MaskedDeepFFN` (``kind="ffn"``, layered genomes) or
   :class:`~deepstruct.sparse.DeepCellDAN` (``kind="cell"``, genomes whose vertices carry an ``op``);
-  ``kind="auto"`` picks cell, then ffn, then dan. Inherited edge weights and vertex biases are loaded.
-- :func:`encode`: model -> genome with the same vertex ids. A vertex is kept only if it lies on a path from the
-  input to the output *in the model's masks*: a source whose input connections are all pruned, a sink whose
-  output connections are all pruned, and every vertex reachable only through them, are removed.
-
-``encode(decode(g), include_weights=g.has_weights) == g`` for every valid genome whose weights are either on
-every edge and vertex or on none, and are float32 numbers (torch stores weights as float32).
+  ``kind="auto"`` picks cell, then ffn, then dan. The phenotype is exactly the genome's network: its input
+  edges are the first layer's (and, in a DAN, any layer's) input connections, its output edges and
+  input-to-output edges the output layer's connections. Inherited weights and biases (hidden, input, output
+  and input-to-output edges; vertex and output biases) are loaded.
+- ``encode(decode(g), include_weights=g.has_weights) == g`` for every valid genome whose weights are either
+  on every edge, vertex and output or on none, and are float32 numbers (torch stores weights as float32).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import networkx as nx
-import numpy as np
 import torch
 from torch import nn
 
 from deepstruct.genomes.genome import Genome, GenomeError
+from deepstruct.genomes.interface import dense_interface
 from deepstruct.graph import CachedLayeredGraph, compute_layers
 from deepstruct.sparse import ConvCell, DeepCellDAN, MaskedDeepDAN, MaskedDeepFFN, MaskedLinearLayer, ReductionCell
 
-__all__ = ["decode", "encode", "GenomeInfo", "ACTIVATIONS", "OPERATIONS", "VertexActivationDAN", "is_layered",
+__all__ = ["decode", "encode", "GenomeInfo",  # noqa: F822 (encode: module __getattr__) "ACTIVATIONS", "OPERATIONS", "VertexActivationDAN", "is_layered",
            "phenotype_weights"]
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
@@ -65,9 +65,9 @@ class VertexActivationDAN(MaskedDeepDAN):
 
     def __init__(self, size_input: int, size_output: int, structure: nx.DiGraph,
                  activations: dict[int, str], default: str, *, use_layer_norm: bool = False,
-                 generator: torch.Generator | None = None) -> None:
+                 generator: torch.Generator | None = None, **interface: Any) -> None:
         super().__init__(size_input, size_output, structure, use_layer_norm, ACTIVATIONS[default],
-                         generator=generator)
+                         generator=generator, **interface)
         self._groups: list[list[tuple[str, str]]] = []
         names = sorted({activations.get(v, default) for vs in self.layer_vertices for v in vs})
         self.activation_modules = nn.ModuleDict({n: ACTIVATIONS[n]() for n in names})
@@ -97,17 +97,21 @@ class VertexActivationDAN(MaskedDeepDAN):
 
 
 def is_layered(genome: Genome) -> bool:
-    """Whether the genome decodes to an FFN: every edge joins consecutive layers and every sink is in the last."""
+    """Whether the genome decodes to an FFN: every hidden edge joins consecutive layers, only first-layer
+    vertices read inputs, only last-layer vertices feed outputs (so every sink is in the last layer), and no
+    input feeds an output directly."""
     g = genome.graph
     layer = compute_layers(g._succ, g._pred, graph=g)
     last = max(layer.values())
-    return all(layer[v] == layer[u] + 1 for u, v in g.edges) and all(
-        layer[v] == last for v, d in g.out_degree() if d == 0)
+    return (not genome.direct_edges and all(layer[v] == layer[u] + 1 for u, v in g.edges)
+            and all(layer[v] == 0 for v in genome.input_edges) and all(layer[v] == last for v in genome.output_edges))
 
 
 def phenotype_weights(genome: Genome) -> int:
     """The entries of the masked matrices that decoding ``genome`` allocates (``kind`` ``"dan"`` or ``"ffn"``):
-    inputs x sources, each layer's vertices x the vertices of the layers that feed it, sinks x outputs.
+    inputs x sources; each later layer's vertices x (the vertices of the layers that feed it, plus the inputs
+    when one of its vertices reads one); outputs x (the vertices with output edges, plus the inputs when an
+    input feeds an output directly).
 
     Examples
     --------
@@ -120,9 +124,12 @@ def phenotype_weights(genome: Genome) -> int:
     feeding: dict[int, set[int]] = {}
     for u, v in g.edges:
         feeding.setdefault(layer[v], set()).add(layer[u])
-    sinks = sum(1 for v in g if not g._succ[v])
-    hidden = sum(sizes[t] * sum(sizes[j] for j in js) for t, js in feeding.items())
-    return genome.num_inputs * sizes[0] + hidden + sinks * genome.num_outputs
+    reading = {layer[v] for v, inner in genome.input_edges.items() if inner} - {0}
+    hidden = sum(sizes[t] * (sum(sizes[j] for j in js) + (genome.num_inputs if t in reading else 0))
+                 for t, js in feeding.items())
+    columns = sum(1 for inner in genome.output_edges.values() if inner) + (
+        genome.num_inputs if any(genome.direct_edges.values()) else 0)
+    return genome.num_inputs * sizes[0] + hidden + columns * genome.num_outputs
 
 
 def _attributes(genome: Genome, default_activation: str) -> dict[int, dict[str, Any]]:
@@ -139,36 +146,51 @@ def _attributes(genome: Genome, default_activation: str) -> dict[int, dict[str, 
     return out
 
 
-def _load_weights(layers: Sequence[MaskedLinearLayer], rows: list[list[int]], columns: list[list[int]],
-                  genome: Genome) -> None:
-    """Copy the genome's inherited biases and hidden edge weights into ``layers`` (row ``i`` of layer ``t`` is
-    vertex ``rows[t][i]``, column ``j`` of layer ``t >= 1`` reads vertex ``columns[t][j]``)."""
+def _set(layer: MaskedLinearLayer, entries: list[tuple[int, int, float]]) -> None:
+    if entries:
+        rows, cols, values = zip(*entries, strict=True)
+        layer.weight[list(rows), list(cols)] = torch.tensor(values, dtype=layer.weight.dtype)
+
+
+def _load_weights(genome: Genome, matrices: Sequence[MaskedLinearLayer], rows: list[list[int]],
+                  columns: list[dict[Any, int]]) -> None:
+    """Copy the genome's inherited weights and biases into the phenotype's matrices: row ``r`` of hidden
+    matrix ``t`` is vertex ``rows[t][r]``; ``columns[t]`` maps what a column reads (a hidden vertex, or
+    ``("input", i)``) to its index, for every matrix including the output one (the last)."""
     g = genome.graph
     with torch.no_grad():
-        for t, layer in enumerate(layers):
-            for i, v in enumerate(rows[t]):
-                bias = g.nodes[v].get("bias")
+        for t, vertices in enumerate(rows):
+            layer, column, entries = matrices[t], columns[t], []
+            for r, v in enumerate(vertices):
+                bias = g._node[v].get("bias")
                 if bias is not None and layer.bias is not None:
-                    layer.bias[i] = float(bias)
-            if t == 0:
-                continue
-            column = {u: j for j, u in enumerate(columns[t])}
-            r, c, values = [], [], []
-            for i, v in enumerate(rows[t]):
-                for u, d in g._pred[v].items():
-                    if "weight" in d:
-                        r.append(i)
-                        c.append(column[u])
-                        values.append(float(d["weight"]))
-            if r:
-                layer.weight[r, c] = torch.tensor(values, dtype=layer.weight.dtype)
+                    layer.bias[r] = float(bias)
+                entries.extend((r, column[u], float(d["weight"])) for u, d in g._pred[v].items() if "weight" in d)
+                entries.extend((r, column["input", i], float(d["weight"]))
+                               for i, d in genome.input_edges.get(v, {}).items() if "weight" in d)
+            _set(layer, entries)
+        output, column = matrices[-1], columns[-1]
+        entries = [(j, column[v], float(d["weight"])) for v, inner in genome.output_edges.items()
+                   for j, d in inner.items() if "weight" in d]
+        entries.extend((j, column["input", i], float(d["weight"])) for i, inner in genome.direct_edges.items()
+                       for j, d in inner.items() if "weight" in d)
+        _set(output, entries)
+        if output.bias is not None:
+            for j, bias in genome.output_biases.items():
+                output.bias[j] = float(bias)
+
+
+def _dan_columns(model: MaskedDeepDAN) -> list[dict[Any, int]]:
+    units = [("input", i) for i in range(model.size_input)] + [v for vs in model.layer_vertices for v in vs]
+    return [{units[u]: c for c, u in enumerate(model.matrix_inputs(t).tolist())} for t in range(model.num_layers + 1)]
 
 
 def _decode_ffn(genome: Genome, activation: str, use_layer_norm: bool, generator: torch.Generator | None,
                 load_weights: bool) -> MaskedDeepFFN:
     if not is_layered(genome):
-        raise GenomeError("the genome is not layered (an edge skips a layer or a sink is not in the last layer): "
-                          "decode it with kind='dan'")
+        raise GenomeError("the genome is not layered (an edge skips a layer, a vertex past the first layer reads "
+                          "an input, one before the last feeds an output, or an input feeds an output): decode it "
+                          "with kind='dan'")
     g = genome.graph
     layer = compute_layers(g._succ, g._pred, graph=g)
     vertices: list[list[int]] = [[] for _ in range(max(layer.values()) + 1)]
@@ -176,24 +198,34 @@ def _decode_ffn(genome: Genome, activation: str, use_layer_norm: bool, generator
         vertices[layer[v]].append(v)
     model = MaskedDeepFFN(genome.num_inputs, genome.num_outputs, [len(vs) for vs in vertices],
                           use_layer_norm=use_layer_norm, activation=ACTIVATIONS[activation], generator=generator)
+    columns: list[dict[Any, int]] = [{("input", i): i for i in range(genome.num_inputs)}]
+    columns += [{u: c for c, u in enumerate(vs)} for vs in vertices]
     with torch.no_grad():
-        for t in range(1, len(vertices)):
-            row = {v: i for i, v in enumerate(vertices[t])}
-            col = {u: j for j, u in enumerate(vertices[t - 1])}
-            mask = torch.zeros(len(vertices[t]), len(vertices[t - 1]), dtype=torch.bool)
-            for v in vertices[t]:
-                for u in g._pred[v]:
-                    mask[row[v], col[u]] = True
-            model.layers[t].set_mask(mask)
-            model.layers[t].reset_parameters(generator=generator)
+        for t, layer_module in enumerate([*model.layers, model.output]):
+            mask = torch.zeros_like(layer_module.mask)
+            if t == len(vertices):
+                for v, inner in genome.output_edges.items():
+                    mask[list(inner), columns[t][v]] = True
+            else:
+                for r, v in enumerate(vertices[t]):
+                    mask[r, [columns[t][u] for u in g._pred[v]]] = True
+                    mask[r, [columns[t]["input", i] for i in genome.input_edges.get(v, {})]] = True
+            layer_module.set_mask(mask)
+            layer_module.reset_parameters(generator=generator)
     if load_weights:
-        _load_weights(model.layers, vertices, [[], *vertices[:-1]], genome)
+        _load_weights(genome, [*model.layers, model.output], vertices, columns)
     model.genome_info = GenomeInfo(genome.num_inputs, genome.num_outputs, genome.next_id,  # type: ignore
                                    _attributes(genome, activation), vertices)
     return model
 
 
 def _decode_cell(genome: Genome, cell_channels: int, generator: torch.Generator | None) -> DeepCellDAN:
+    inputs, outputs = dense_interface(genome.graph, genome.num_inputs, genome.num_outputs)
+    pairs = (lambda table: {(a, b) for a, inner in table.items() for b in inner})  # noqa: E731
+    if (pairs(inputs) != pairs(genome.input_edges) or pairs(outputs) != pairs(genome.output_edges)
+            or any(genome.direct_edges.values())):
+        raise GenomeError("a cell phenotype reads the whole input in every source and feeds its head from every "
+                          "sink: the genome's interface must be the dense one (decode it with kind='dan')")
     attributes = _attributes(genome, "relu")
     structure = CachedLayeredGraph.from_graph(genome.graph)
     expected = [v for t in structure.layers for v in structure.get_vertices(t)]
@@ -222,7 +254,7 @@ def _decode_cell(genome: Genome, cell_channels: int, generator: torch.Generator 
 
 def decode(genome: Genome, *, kind: Kind = "dan", generator: torch.Generator | None = None,
            load_weights: bool = True, activation: str = "relu", use_layer_norm: bool = False) -> nn.Module:
-    """Build the phenotype of a genome.
+    """Build the phenotype of a genome: exactly its network (hidden, input, output and input-to-output edges).
 
     Parameters
     ----------
@@ -230,12 +262,12 @@ def decode(genome: Genome, *, kind: Kind = "dan", generator: torch.Generator | N
         A valid genome (validated here).
     kind : {"dan", "ffn", "cell", "auto"}
         The model family; ``"auto"`` takes ``"cell"`` if any vertex has an ``op``, else ``"ffn"`` if the genome
-        is layered, else ``"dan"``.
+        is layered (:func:`is_layered`), else ``"dan"``. A cell phenotype needs the dense interface.
     generator : torch.Generator, optional
         The only randomness of the initial weights; without it they come from torch's global generator, as
         for any torch module.
     load_weights : bool
-        Load the genome's inherited edge weights and vertex biases (where present).
+        Load the genome's inherited weights and biases (where present; the others are initialised by fan-in).
     activation : str
         The activation of vertices without an ``activation`` attribute.
     use_layer_norm : bool
@@ -245,6 +277,16 @@ def decode(genome: Genome, *, kind: Kind = "dan", generator: torch.Generator | N
     -------
     nn.Module
         The model, with ``model.genome_info`` (:class:`GenomeInfo`) for :func:`encode`.
+
+    Examples
+    --------
+    >>> g = Genome(4, 2, edges=[(0, 1)], input_edges=[(0, 0), (3, 0)], output_edges=[(1, 1)])
+    >>> model = decode(g, generator=torch.Generator().manual_seed(0))
+    >>> [int(layer.mask.sum()) for layer in model.matrices()]
+    [2, 1, 1]
+    >>> from deepstruct.genomes import encode
+    >>> encode(model) == g
+    True
     """
     genome.validate()
     if activation not in ACTIVATIONS:
@@ -268,16 +310,20 @@ def decode(genome: Genome, *, kind: Kind = "dan", generator: torch.Generator | N
     if kind != "dan":
         raise GenomeError(f"unknown phenotype kind {kind!r}; choose dan, ffn, cell or auto")
     attributes = _attributes(genome, activation)
+    interface = {
+        "input_edges": [(i, v) for v, inner in genome.input_edges.items() for i in inner],
+        "output_edges": [(v, j) for v, inner in genome.output_edges.items() for j in inner],
+        "direct_edges": [(i, j) for i, inner in genome.direct_edges.items() for j in inner],
+    }
     if uniform:
         model: MaskedDeepDAN = MaskedDeepDAN(genome.num_inputs, genome.num_outputs, genome.graph, use_layer_norm,
-                                             ACTIVATIONS[uniform], generator=generator)
+                                             ACTIVATIONS[uniform], generator=generator, **interface)
     else:
         model = VertexActivationDAN(genome.num_inputs, genome.num_outputs, genome.graph,
                                     {v: a["activation"] for v, a in attributes.items() if "activation" in a},
-                                    activation, use_layer_norm=use_layer_norm, generator=generator)
+                                    activation, use_layer_norm=use_layer_norm, generator=generator, **interface)
     if load_weights:
-        _load_weights(model.layers, model.layer_vertices, [[], *map(model.column_vertices, range(1, model.num_layers))],
-                      genome)
+        _load_weights(genome, model.matrices(), model.layer_vertices, _dan_columns(model))
     model.genome_info = GenomeInfo(genome.num_inputs, genome.num_outputs, genome.next_id,  # type: ignore
                                    attributes)
     return model
@@ -288,113 +334,9 @@ def _uniform_activation(genome: Genome, default: str) -> str | None:
     return names.pop() if len(names) == 1 else None
 
 
-def _reachable(adjacency: Mapping[int, Mapping[int, Any]], start: list[int]) -> set[int]:
-    seen: set[int] = set(start)
-    stack = list(start)
-    while stack:
-        for w in adjacency[stack.pop()]:
-            if w not in seen:
-                seen.add(w)
-                stack.append(w)
-    return seen
+def __getattr__(name: str) -> Any:
+    if name == "encode":  # in its own module (it imports this one)
+        from deepstruct.genomes.encoding import encode
 
-
-def _alive(vertices: list[int], edges: list[tuple[int, int]], live_sources: list[int],
-           live_sinks: list[int]) -> set[int]:
-    graph = nx.DiGraph()
-    graph.add_nodes_from(vertices)
-    graph.add_edges_from(edges)
-    return _reachable(graph._succ, live_sources) & _reachable(graph._pred, live_sinks)
-
-
-def _interface(model: MaskedDeepDAN | MaskedDeepFFN, layer_vertices: list[list[int]],
-               sinks: list[int]) -> tuple[list[int], list[int], dict[int, float]]:
-    """The sources that still read an input, the sinks that still feed an output, and every vertex's bias."""
-    live_sources = [v for v, on in zip(layer_vertices[0], model.layers[0].mask.any(dim=1).tolist(), strict=True)
-                    if on]
-    live_sinks = [v for v, on in zip(sinks, model.output.mask.any(dim=0).tolist(), strict=True) if on]
-    biases: dict[int, float] = {}
-    for layer, vs in zip(model.layers, layer_vertices, strict=True):
-        if layer.bias is not None:
-            biases.update(zip(vs, layer.bias.detach().cpu().tolist(), strict=True))
-    return live_sources, live_sinks, biases
-
-
-def encode(model: nn.Module, *, num_inputs: int | None = None, include_weights: bool = False,
-           template: Genome | None = None) -> Genome:
-    """The genome of a (trained, pruned) phenotype, with the model's vertex ids.
-
-    Parameters
-    ----------
-    model : MaskedDeepDAN, MaskedDeepFFN or DeepCellDAN
-        The phenotype; its masks are the structure.
-    num_inputs : int, optional
-        Inputs of the genome, checked against the model's input features (the default).
-    include_weights : bool
-        Carry the trained hidden weights (``weight`` on edges) and biases (``bias`` on vertices).
-    template : Genome, optional
-        Where to take ``next_id`` and vertex attributes (``activation``, ``op``) from; by default the
-        ``genome_info`` that :func:`decode` left on the model.
-
-    Raises
-    ------
-    GenomeError
-        When no vertex is left on an input-to-output path.
-    """
-    info: GenomeInfo | None = getattr(model, "genome_info", None)
-    biases: dict[int, float] = {}
-    weights: dict[tuple[int, int], float] = {}
-    if isinstance(model, MaskedDeepDAN):
-        vertices = [v for vs in model.layer_vertices for v in vs]
-        src, tgt, w = model.edge_arrays()
-        edges = list(zip(src.tolist(), tgt.tolist(), strict=True))
-        weights = dict(zip(edges, w.tolist(), strict=True))
-        live_sources, live_sinks, biases = _interface(model, model.layer_vertices, model.sinks)
-        size_output, size_input = model.size_output, model.size_input
-    elif isinstance(model, MaskedDeepFFN):
-        layer_vertices = info.layer_vertices if info is not None and info.layer_vertices is not None else None
-        if layer_vertices is None:
-            ids = iter(range(sum(layer.out_features for layer in model.layers)))
-            layer_vertices = [[next(ids) for _ in range(layer.out_features)] for layer in model.layers]
-        vertices = [v for vs in layer_vertices for v in vs]
-        edges = []
-        for t in range(1, len(model.layers)):
-            rows, cols = np.nonzero(model.layers[t].mask.detach().cpu().numpy())
-            values = model.layers[t].weight.detach().cpu().numpy()[rows, cols].tolist()
-            for i, j, x in zip(rows.tolist(), cols.tolist(), values, strict=True):
-                edge = (layer_vertices[t - 1][j], layer_vertices[t][i])
-                edges.append(edge)
-                weights[edge] = x
-        live_sources, live_sinks, biases = _interface(model, layer_vertices, layer_vertices[-1])
-        size_output, size_input = model.size_output, model.size_input
-    elif isinstance(model, DeepCellDAN):
-        vertices, edges = list(model.structure.nodes), list(model.structure.edges)
-        live_sources, live_sinks = vertices, vertices
-        include_weights = False
-        size_output, size_input = model.num_classes, model.input_channel_size
-    else:
-        raise GenomeError(f"cannot encode a {type(model).__name__}: expected MaskedDeepDAN, MaskedDeepFFN or "
-                          "DeepCellDAN (use deepstruct.transform for other models)")
-    if num_inputs is not None and num_inputs != size_input:
-        raise GenomeError(f"num_inputs={num_inputs!r} but the {type(model).__name__} reads {size_input} inputs")
-    alive = _alive(vertices, edges, live_sources, live_sinks)
-    if not alive:
-        raise GenomeError("no vertex of the model lies on an input-to-output path: nothing to encode")
-    attributes = ({v: {k: x for k, x in d.items() if k in ("activation", "op")}
-                   for v, d in template.graph.nodes(data=True)} if template is not None
-                  else info.vertex_attributes if info is not None else {})
-    graph = nx.DiGraph()
-    for v in vertices:
-        if v in alive:
-            data = dict(attributes.get(v, {}))
-            if include_weights and v in biases:
-                data["bias"] = biases[v]
-            graph.add_node(v, **data)
-    for edge in edges:
-        if edge[0] in alive and edge[1] in alive:
-            graph.add_edge(*edge, **({"weight": weights[edge]} if include_weights else {}))
-    next_id = template.next_id if template is not None else info.next_id if info is not None else 0
-    next_id = max(next_id, max(alive) + 1)
-    genome = Genome(size_input, size_output, graph=graph, next_id=next_id,
-                    limits=template.limits if template is not None else None)
-    return genome.validate()
+        return encode
+    raise AttributeError(f"module 'deepstruct.genomes.phenotype' has no attribute {name!r}")

@@ -3,10 +3,20 @@
 DEAP's calling convention, in place: ``mut_x(genome, *, rng, ...) -> (genome,)`` and
 ``cx_x(g1, g2, *, rng, ...) -> (g1, g2)``, with a required ``numpy.random.Generator`` (no global random
 state), so ``toolbox.register("mutate", deepstruct.operators.mut_add_edge, rng=rng)`` just works. Every
-operator keeps a valid DAG within the genome's limits. This package never imports torch or ray.
+operator keeps a valid genome (a DAG whose every vertex lies on an input-to-output path, interface edges
+included) within the genome's limits. The operators that create vertices (``mut_add_vertex``,
+``mut_duplicate_vertex``, ``mut_any``) take an optional ``registry=`` (a
+:class:`~deepstruct.genomes.InnovationRegistry` shared by a population, for homologous ids across lineages).
+This package never imports torch or ray.
 """
 
 from deepstruct.operators.crossover import cx_aligned, cx_subgraph
+from deepstruct.operators.interface import (
+    mut_add_input_edge,
+    mut_add_output_edge,
+    mut_remove_input_edge,
+    mut_remove_output_edge,
+)
 from deepstruct.operators.mutation import (
     MUTATIONS,
     mut_add_edge,
@@ -20,11 +30,14 @@ from deepstruct.operators.mutation import (
 )
 from deepstruct.operators.repair import (
     break_cycles,
+    connect_dangling,
     drop_invalid_attributes,
     drop_invalid_ids,
+    drop_invalid_interface,
     enforce_limits,
     ensure_nonempty,
     fix_next_id,
+    remove_dangling,
     repair,
 )
 from deepstruct.operators.widening import mut_duplicate_vertex
@@ -32,7 +45,8 @@ from deepstruct.operators.widening import mut_duplicate_vertex
 __all__ = [
     "mut_add_edge", "mut_remove_edge", "mut_add_vertex", "mut_remove_vertex", "mut_rewire_edge",
     "mut_change_attribute", "mut_prune_weights", "mut_duplicate_vertex", "mut_any", "MUTATIONS",
+    "mut_add_input_edge", "mut_remove_input_edge", "mut_add_output_edge", "mut_remove_output_edge",
     "cx_aligned", "cx_subgraph",
     "repair", "break_cycles", "enforce_limits", "ensure_nonempty", "fix_next_id", "drop_invalid_ids",
-    "drop_invalid_attributes",
+    "drop_invalid_attributes", "drop_invalid_interface", "connect_dangling", "remove_dangling",
 ]

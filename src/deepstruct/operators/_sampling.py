@@ -15,7 +15,8 @@ import numpy as np
 
 from deepstruct.genomes import Genome
 
-__all__ = ["check_rng", "edge_count", "randbelow", "random_vertex", "random_edge", "reaches"]
+__all__ = ["check_rng", "edge_count", "total_edges", "randbelow", "random_vertex", "random_edge", "random_pair",
+           "reaches"]
 
 
 def check_rng(rng: np.random.Generator) -> np.random.Generator:
@@ -30,6 +31,12 @@ def edge_count(graph: nx.DiGraph) -> int:
     return sum(map(len, graph._succ.values()))
 
 
+def total_edges(genome: Genome) -> int:
+    """Hidden, input, output and direct edges: what :class:`~deepstruct.genomes.GenomeLimits` ``max_edges`` counts."""
+    return (edge_count(genome.graph) + sum(map(len, genome.input_edges.values()))
+            + sum(map(len, genome.output_edges.values())) + sum(map(len, genome.direct_edges.values())))
+
+
 def randbelow(rng: np.random.Generator, n: int) -> int:
     """A uniform int in ``[0, n)`` (faster than ``rng.integers`` for one scalar)."""
     return min(int(rng.random() * n), n - 1)
@@ -42,7 +49,11 @@ def random_vertex(genome: Genome, rng: np.random.Generator) -> int | None:
 
 def random_edge(genome: Genome, rng: np.random.Generator) -> tuple[int, int] | None:
     """A uniformly random edge, or None when there is none."""
-    succ = genome.graph._succ
+    return random_pair(genome.graph._succ, rng)
+
+
+def random_pair(succ: dict[int, dict[int, dict]], rng: np.random.Generator) -> tuple[int, int] | None:
+    """A uniformly random ``(a, b)`` of a nested dict ``{a: {b: ...}}`` (an adjacency or an interface)."""
     nodes = list(succ)
     cumulative = list(accumulate(map(len, succ.values())))
     total = cumulative[-1] if cumulative else 0

@@ -1,9 +1,10 @@
 """Crossovers of genomes, in DEAP's convention: ``cx_x(g1, g2, *, rng, ...) -> (g1, g2)``, in place.
 
-Children are always valid DAGs within their limits, and every vertex of a child comes from one of its
-parents (with that parent's id). Acyclicity is kept by construction: an edge enters a child only if it
-points forward in a fixed order of the child's vertices, so no cycle check per edge is needed;
-:func:`~deepstruct.operators.repair.enforce_limits` then trims a child that is over its limits.
+Children are always valid genomes within their limits, and every vertex of a child comes from one of its
+parents (with that parent's id) or, when a child would be empty, is new. Acyclicity is kept by construction:
+an edge enters a child only if it points forward in a fixed order of the child's vertices, so no cycle check
+per edge is needed; :func:`~deepstruct.operators.repair.enforce_limits` then trims a child that is over its
+limits.
 
 Examples
 --------
@@ -26,9 +27,10 @@ import numpy as np
 
 from deepstruct.genomes import Genome
 from deepstruct.genomes.genome import copy_graph
+from deepstruct.genomes.interface import copy_interface
 from deepstruct.graph import compute_layers
 from deepstruct.operators._sampling import check_rng, edge_count, randbelow
-from deepstruct.operators.repair import enforce_limits, ensure_nonempty, fix_next_id
+from deepstruct.operators.repair import connect_dangling, enforce_limits, ensure_nonempty, fix_next_id
 
 __all__ = ["cx_aligned", "cx_subgraph"]
 
@@ -39,20 +41,49 @@ def _layers(genome: Genome) -> dict[int, int]:
 
 
 def _replace_by_children(g1: Genome, g2: Genome, l1: dict[int, int], l2: dict[int, int], rng: np.random.Generator,
-                         child: Callable[[Genome, Genome, dict[int, int], dict[int, int]], nx.DiGraph]) -> None:
+                         child: Callable[[Genome, Genome, dict[int, int], dict[int, int]], Genome]) -> None:
     """Build both children (``child(primary, other, primary_layers, other_layers)``), then install them in place."""
     next_id = max(g1.next_id, g2.next_id)
     c1, c2 = child(g1, g2, l1, l2), child(g2, g1, l2, l1)
-    for genome, graph in ((g1, c1), (g2, c2)):
-        genome.graph = graph
-        genome.next_id = next_id
-        enforce_limits(genome, rng=rng)  # acyclic and with valid attributes by construction: only limits to enforce
-        ensure_nonempty(genome)
-        fix_next_id(genome)
+    for genome, built in ((g1, c1), (g2, c2)):
+        built.next_id = next_id
+        connect_dangling(built)  # a vertex whose predecessors stayed in the other parent reads the inputs
+        enforce_limits(built, rng=rng)  # acyclic with valid attributes by construction: only limits to enforce
+        ensure_nonempty(built)
+        fix_next_id(built)
+        genome.adopt(built)
+
+
+def _empty_like(a: Genome, graph: nx.DiGraph) -> Genome:
+    """A genome with ``a``'s interface sizes and limits, holding ``graph`` itself (not a copy), no interface edges."""
+    out = Genome.__new__(Genome)
+    out.num_inputs, out.num_outputs, out.next_id, out.limits = a.num_inputs, a.num_outputs, a.next_id, a.limits
+    out.graph = graph
+    out.input_edges, out.output_edges, out.direct_edges, out.output_biases = {}, {}, {}, {}
+    return out
+
+
+def _mix(table: dict[int, dict[int, dict[str, Any]]], other: dict[int, dict[int, dict[str, Any]]],
+         keep: Callable[[int], bool], size: int, rng: np.random.Generator, p_disjoint: float) -> None:
+    """Mix interface edges in place: shared edges take the other parent's attributes with probability 1/2,
+    edges only ``other`` has (for kept ends ``a`` and units ``b < size``) are added with probability
+    ``p_disjoint``."""
+    for a, inner in other.items():
+        if not keep(a):
+            continue
+        for b, d in inner.items():
+            if b >= size:  # a parent of another interface: no such unit in this child
+                continue
+            mine = table.get(a)
+            if mine is not None and b in mine:
+                if rng.random() < 0.5:
+                    mine[b] = dict(d)
+            elif rng.random() < p_disjoint:
+                table.setdefault(a, {})[b] = dict(d)
 
 
 def _aligned_child(a: Genome, b: Genome, la: dict[int, int], lb: dict[int, int], rng: np.random.Generator,
-                   p_disjoint: float) -> nx.DiGraph:
+                   p_disjoint: float) -> Genome:
     ga, gb = a.graph, b.graph
     child = copy_graph(ga)
     coins = rng.random(len(ga))
@@ -81,18 +112,29 @@ def _aligned_child(a: Genome, b: Genome, la: dict[int, int], lb: dict[int, int],
         if coin < p_disjoint:
             child.add_edge(u, v, **d)
             room -= 1
-    return child
+    out = _empty_like(a, child)
+    out.input_edges, out.output_edges = copy_interface(a.input_edges), copy_interface(a.output_edges)
+    out.direct_edges, out.output_biases = copy_interface(a.direct_edges), dict(a.output_biases)
+    _mix(out.input_edges, b.input_edges, child._node.__contains__, a.num_inputs, rng, p_disjoint)
+    _mix(out.output_edges, b.output_edges, child._node.__contains__, a.num_outputs, rng, p_disjoint)
+    _mix(out.direct_edges, b.direct_edges, lambda i: i < a.num_inputs, a.num_outputs, rng, p_disjoint)
+    for j, bias in b.output_biases.items():
+        if j < a.num_outputs and (j not in out.output_biases or rng.random() < 0.5):
+            out.output_biases[j] = bias
+    return out
 
 
 def cx_aligned(g1: Genome, g2: Genome, *, rng: np.random.Generator,
                p_disjoint: float = 0.5) -> tuple[Genome, Genome]:
-    """NEAT-like crossover aligned by persistent vertex id.
+    """NEAT-like crossover aligned by persistent vertex id (homologous ids: see
+    :class:`~deepstruct.genomes.InnovationRegistry`).
 
-    Each child keeps its own parent's vertices and edges (its "primary" parent, as NEAT keeps the fitter
-    parent's genes); for every vertex and edge present in both parents the attributes (activation, inherited
-    weights) come from either parent with probability 1/2; edges only the other parent has, between vertices
-    the child has, are added with probability ``p_disjoint`` when they point forward in the primary parent's
-    layering (so no cycle can form).
+    Each child keeps its own parent's vertices and edges, interface edges included (its "primary" parent, as
+    NEAT keeps the fitter parent's genes); for every vertex and edge present in both parents the attributes
+    (activation, inherited weights) come from either parent with probability 1/2; edges only the other
+    parent has, between vertices the child has, are added with probability ``p_disjoint`` when they point
+    forward in the primary parent's layering (so no cycle can form), and so are the other parent's input,
+    output and input-to-output edges of the child's vertices. Output biases come from either parent.
 
     Parameters
     ----------
@@ -117,7 +159,7 @@ def cx_aligned(g1: Genome, g2: Genome, *, rng: np.random.Generator,
 
 
 def _exchange_child(a: Genome, b: Genome, la: dict[int, int], lb: dict[int, int], lo: int,
-                    hi: int) -> nx.DiGraph:
+                    hi: int) -> Genome:
     ga, gb = a.graph, b.graph
     child = nx.DiGraph()
     key: dict[int, tuple[int, int]] = {}
@@ -133,7 +175,18 @@ def _exchange_child(a: Genome, b: Genome, la: dict[int, int], lb: dict[int, int]
     for u, v, d in edges:
         if u in key and v in key and key[u] < key[v] and v not in child._succ[u]:
             child.add_edge(u, v, **d)
-    return child
+    out = _empty_like(a, child)
+    for v, (_, side) in key.items():  # every vertex keeps the interface it had in the parent it comes from
+        parent = b if side else a
+        inputs = {i: dict(d) for i, d in parent.input_edges.get(v, {}).items() if i < a.num_inputs}
+        outputs = {j: dict(d) for j, d in parent.output_edges.get(v, {}).items() if j < a.num_outputs}
+        if inputs:
+            out.input_edges[v] = inputs
+        if outputs:
+            out.output_edges[v] = outputs
+    out.direct_edges = {i: {j: dict(d) for j, d in inner.items()} for i, inner in a.direct_edges.items()}
+    out.output_biases = dict(a.output_biases)
+    return out
 
 
 def cx_subgraph(g1: Genome, g2: Genome, *, rng: np.random.Generator) -> tuple[Genome, Genome]:
@@ -142,8 +195,10 @@ def cx_subgraph(g1: Genome, g2: Genome, *, rng: np.random.Generator) -> tuple[Ge
     joins two of the child's vertices and points forward in the layering (layers are compared across the
     parents; a vertex id present in both parents is one vertex, the homology of persistent ids).
 
-    The range is drawn uniformly among the ranges both parents have. A child that would exceed its limits
-    is trimmed by :func:`~deepstruct.operators.repair.enforce_limits`.
+    Every vertex keeps the input and output edges it has in the parent it comes from (direct edges and
+    output biases: the child's own parent); a vertex left without a way in or out is connected to the whole
+    interface. The range is drawn uniformly among the ranges both parents have. A child that would exceed
+    its limits is trimmed by :func:`~deepstruct.operators.repair.enforce_limits`.
 
     Parameters
     ----------

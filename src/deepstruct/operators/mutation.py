@@ -1,9 +1,14 @@
 """Structural mutations of genomes, in DEAP's convention: ``mut_x(genome, *, rng, ...) -> (genome,)``, in place.
 
-Every mutation keeps the genome a valid DAG and within its :class:`~deepstruct.genomes.GenomeLimits`; when a
-mutation cannot apply (no edge to remove, the limit reached, no acyclic candidate found in ``max_tries``) the
-genome is returned unchanged. Any DAG is a valid genome (sources read every input, sinks feed every output),
-so removing edges or vertices never needs a repair.
+Every mutation keeps the genome valid (a DAG whose every vertex lies on an input-to-output path) and within
+its :class:`~deepstruct.genomes.GenomeLimits` (``max_edges`` counts the interface edges too); when a mutation
+cannot apply (no edge to remove, the limit reached, no acyclic candidate found in ``max_tries``) the genome is
+returned unchanged. A vertex that a mutation leaves without a way in (no predecessor, no input edge) is
+connected to every input, one without a way out to every output: what schema version 1 meant by a source
+and a sink, so on a genome with the dense interface these operators change the network as they always did.
+The operators that create vertices take an optional :class:`~deepstruct.genomes.InnovationRegistry`
+(``registry=``), which gives the same structural event the same id across a population; without one the
+genome's own counter numbers new vertices. Mutations of the interface: :mod:`deepstruct.operators.interface`.
 
 Examples
 --------
@@ -25,9 +30,23 @@ from typing import Any
 
 import numpy as np
 
-from deepstruct.genomes import Genome
+from deepstruct.genomes import Genome, InnovationRegistry
 from deepstruct.genomes.genome import ACTIVATION_NAMES, OPERATION_NAMES
-from deepstruct.operators._sampling import check_rng, edge_count, randbelow, random_edge, random_vertex, reaches
+from deepstruct.operators._sampling import (
+    check_rng,
+    randbelow,
+    random_edge,
+    random_vertex,
+    reaches,
+    total_edges,
+)
+from deepstruct.operators.interface import (
+    mut_add_input_edge,
+    mut_add_output_edge,
+    mut_remove_input_edge,
+    mut_remove_output_edge,
+)
+from deepstruct.operators.repair import remove_dangling
 
 __all__ = ["mut_add_edge", "mut_remove_edge", "mut_add_vertex", "mut_remove_vertex", "mut_rewire_edge",
            "mut_change_attribute", "mut_prune_weights", "mut_any", "MUTATIONS"]
@@ -61,7 +80,7 @@ def mut_add_edge(genome: Genome, *, rng: np.random.Generator, max_tries: int = 1
     if weight is not None and not math.isfinite(weight):
         raise ValueError(f"weight must be a finite number, got {weight!r}")
     g = genome.graph
-    if edge_count(g) >= genome.limits.max_edges or len(g) < 2:
+    if total_edges(genome) >= genome.limits.max_edges or len(g) < 2:
         return (genome,)
     nodes = list(g._node)
     succ = g._succ
@@ -80,7 +99,10 @@ def mut_add_edge(genome: Genome, *, rng: np.random.Generator, max_tries: int = 1
 
 
 def mut_remove_edge(genome: Genome, *, rng: np.random.Generator) -> tuple[Genome]:
-    """Remove one uniformly random edge (no-op on a genome without edges).
+    """Remove one uniformly random hidden edge (no-op on a genome without edges).
+
+    An end left without a way in reads every input (without a way out: feeds every output); the genome is
+    left unchanged when that would pass ``max_edges``.
 
     Parameters
     ----------
@@ -96,17 +118,38 @@ def mut_remove_edge(genome: Genome, *, rng: np.random.Generator) -> tuple[Genome
     """
     check_rng(rng)
     edge = random_edge(genome, rng)
-    if edge is not None:
-        genome.graph.remove_edge(*edge)
+    if edge is None:
+        return (genome,)
+    u, v = edge
+    g = genome.graph
+    orphans = [x for x, alone in ((u, len(g._succ[u]) == 1 and not genome.output_edges.get(u)),
+                                   (v, len(g._pred[v]) == 1 and not genome.input_edges.get(v))) if alone]
+    need = sum(genome.num_outputs if x == u else genome.num_inputs for x in orphans)
+    if total_edges(genome) - 1 + need > genome.limits.max_edges:
+        return (genome,)
+    g.remove_edge(u, v)
+    _reconnect(genome, orphans)
     return (genome,)
 
 
-def mut_add_vertex(genome: Genome, *, rng: np.random.Generator,
-                   attributes: Mapping[str, Any] | None = None) -> tuple[Genome]:
+def _reconnect(genome: Genome, vertices: Sequence[int]) -> None:
+    """Connect vertices without a way in to every input and without a way out to every output."""
+    g = genome.graph
+    for x in vertices:
+        if not g._pred[x] and not genome.input_edges.get(x):
+            genome.connect_inputs(x)
+        if not g._succ[x] and not genome.output_edges.get(x):
+            genome.connect_outputs(x)
+
+
+def mut_add_vertex(genome: Genome, *, rng: np.random.Generator, attributes: Mapping[str, Any] | None = None,
+                   registry: InnovationRegistry | None = None) -> tuple[Genome]:
     """Split a random edge ``u -> v`` into ``u -> w -> v`` with a new vertex ``w`` (a fresh persistent id).
 
     With inherited weights, ``u -> w`` gets weight 1, ``w -> v`` keeps the old weight and ``w`` gets bias 0.
-    On a genome without edges a new, unconnected vertex is added. ``attributes`` are set on ``w``.
+    On a genome without hidden edges a new vertex that reads every input and feeds every output is added.
+    ``attributes`` are set on ``w``. With a ``registry`` the split of ``(u, v)`` gets its id in the
+    population (event ``("split", u, v)``; the free vertex: ``("free",)``).
 
     Parameters
     ----------
@@ -116,6 +159,8 @@ def mut_add_vertex(genome: Genome, *, rng: np.random.Generator,
         All randomness.
     attributes : mapping, optional
         Vertex attributes of the new vertex (e.g. ``{"activation": "relu"}``).
+    registry : InnovationRegistry, optional
+        The population's ids of structural events.
 
     Returns
     -------
@@ -124,18 +169,22 @@ def mut_add_vertex(genome: Genome, *, rng: np.random.Generator,
     """
     check_rng(rng)
     g = genome.graph
-    if len(g) >= genome.limits.max_vertices or edge_count(g) + 1 > genome.limits.max_edges:
+    if len(g) >= genome.limits.max_vertices or total_edges(genome) + 1 > genome.limits.max_edges:
         return (genome,)
     attributes = dict(attributes or {})
     edge = random_edge(genome, rng)
     if edge is None:
-        genome.add_vertex(**attributes)
+        if total_edges(genome) + genome.num_inputs + genome.num_outputs > genome.limits.max_edges:
+            return (genome,)
+        w = _new_vertex(genome, registry, ("free",), attributes)
+        genome.connect_inputs(w)
+        genome.connect_outputs(w)
         return (genome,)
     u, v = edge
     data = g._succ[u][v]
     if "weight" in data:
         attributes.setdefault("bias", 0.0)
-    w = genome.add_vertex(**attributes)
+    w = _new_vertex(genome, registry, ("split", u, v), attributes)
     g.remove_edge(u, v)
     if "weight" in data:
         g.add_edge(u, w, weight=1.0)
@@ -145,12 +194,21 @@ def mut_add_vertex(genome: Genome, *, rng: np.random.Generator,
     return (genome,)
 
 
+def _new_vertex(genome: Genome, registry: InnovationRegistry | None, event: tuple[Any, ...],
+                attributes: dict[str, Any]) -> int:
+    if registry is None:
+        return genome.add_vertex(**attributes)
+    return registry.add_vertex(genome, event, **attributes)
+
+
 def mut_remove_vertex(genome: Genome, *, rng: np.random.Generator, reconnect: bool = True) -> tuple[Genome]:
     """Remove a random vertex (never the last one).
 
-    With ``reconnect`` every predecessor is joined to every successor (paths through the vertex already
-    existed, so no cycle appears); new edges carry the product of the two weights when both have one, and
-    reconnection stops at the edge limit.
+    With ``reconnect`` every predecessor is joined to every successor, every input the vertex read is read by
+    its successors and every output it fed is fed by its predecessors (paths through the vertex already
+    existed, so no cycle appears); new edges carry the product of the two weights when both have one. A
+    neighbour left without a way in or out is connected to the whole interface. The genome is left
+    unchanged when the result would pass ``max_edges``.
 
     Parameters
     ----------
@@ -159,7 +217,7 @@ def mut_remove_vertex(genome: Genome, *, rng: np.random.Generator, reconnect: bo
     rng : numpy.random.Generator
         All randomness.
     reconnect : bool
-        Join the removed vertex's predecessors to its successors.
+        Join the removed vertex's predecessors (and inputs) to its successors (and outputs).
 
     Returns
     -------
@@ -172,26 +230,45 @@ def mut_remove_vertex(genome: Genome, *, rng: np.random.Generator, reconnect: bo
         return (genome,)
     v = random_vertex(genome, rng)
     assert v is not None
-    preds, succs = list(g._pred[v].items()), list(g._succ[v].items())
-    g.remove_node(v)
+    preds, succs = dict(g._pred[v]), dict(g._succ[v])
+    ins, outs = genome.input_edges.get(v, {}), genome.output_edges.get(v, {})
+    hidden: list[tuple[int, int, dict[str, Any]]] = []
+    inputs: list[tuple[int, int, dict[str, Any]]] = []
+    outputs: list[tuple[int, int, dict[str, Any]]] = []
     if reconnect:
-        room = genome.limits.max_edges - edge_count(g)
-        for p, dp in preds:
-            for s, ds in succs:
-                if room <= 0:
-                    return (genome,)
-                if s in g._succ[p]:
-                    continue
-                if "weight" in dp and "weight" in ds:
-                    g.add_edge(p, s, weight=float(dp["weight"]) * float(ds["weight"]))
-                else:
-                    g.add_edge(p, s)
-                room -= 1
+        hidden = [(p, x, _product(dp, dx)) for p, dp in preds.items() for x, dx in succs.items()
+                  if x not in g._succ[p]]
+        inputs = [(i, x, _product(di, dx)) for x, dx in succs.items() for i, di in ins.items()
+                  if i not in genome.input_edges.get(x, {})]
+        outputs = [(p, j, _product(dp, dj)) for p, dp in preds.items() for j, dj in outs.items()
+                   if j not in genome.output_edges.get(p, {})]
+    need = 0
+    if not reconnect:  # with reconnection every neighbour keeps a way in and a way out
+        need = sum(genome.num_inputs for x in succs if len(g._pred[x]) == 1 and not genome.input_edges.get(x))
+        need += sum(genome.num_outputs for p in preds if len(g._succ[p]) == 1 and not genome.output_edges.get(p))
+    after = (total_edges(genome) - len(preds) - len(succs) - len(ins) - len(outs) + len(hidden) + len(inputs)
+             + len(outputs) + need)
+    if after > genome.limits.max_edges:
+        return (genome,)
+    genome.remove_vertex(v)
+    for p, x, d in hidden:
+        g.add_edge(p, x, **d)
+    for i, x, d in inputs:
+        genome.add_input_edge(i, x, **d)
+    for p, j, d in outputs:
+        genome.add_output_edge(p, j, **d)
+    _reconnect(genome, [*preds, *succs])
     return (genome,)
 
 
+def _product(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
+    return {"weight": float(a["weight"]) * float(b["weight"])} if "weight" in a and "weight" in b else {}
+
+
 def mut_rewire_edge(genome: Genome, *, rng: np.random.Generator, max_tries: int = 16) -> tuple[Genome]:
-    """Move one end of a random edge to another vertex (keeping its attributes), never creating a cycle.
+    """Move one end of a random hidden edge to another vertex (keeping its attributes), never creating a cycle.
+
+    The end that loses the edge, if left without a way in (out), reads every input (feeds every output).
 
     Parameters
     ----------
@@ -222,14 +299,23 @@ def mut_rewire_edge(genome: Genome, *, rng: np.random.Generator, max_tries: int 
         if move_target:
             if x in g._succ[u] or reaches(genome, x, u):
                 continue
-            new = (u, x)
+            new, left = (u, x), v
         else:
             if v in g._succ[x] or reaches(genome, v, x):
                 continue
-            new = (x, v)
+            new, left = (x, v), u
+        if left == v and len(g._pred[v]) == 1 and not genome.input_edges.get(v):
+            need = genome.num_inputs
+        elif left == u and len(g._succ[u]) == 1 and not genome.output_edges.get(u):
+            need = genome.num_outputs
+        else:
+            need = 0
+        if total_edges(genome) + need > genome.limits.max_edges:
+            break
         data = g._succ[u][v]
         g.remove_edge(u, v)
         g.add_edge(*new, **data)
+        _reconnect(genome, [left])
         break
     return (genome,)
 
@@ -282,9 +368,12 @@ def mut_change_attribute(genome: Genome, *, rng: np.random.Generator, attribute:
 
 
 def mut_prune_weights(genome: Genome, *, rng: np.random.Generator, k: int = 1) -> tuple[Genome]:
-    """Remove the ``k`` edges with the smallest inherited weight magnitude (ties broken at random).
+    """Remove the ``k`` edges (hidden, input, output or input-to-output) with the smallest inherited weight
+    magnitude (ties broken at random), then the vertices left on no input-to-output path, as encoding a
+    pruned phenotype does.
 
-    Edges without an inherited ``weight`` are never pruned; a genome without weights is left unchanged.
+    Edges without an inherited ``weight`` are never pruned; a genome without weights is left unchanged, and so
+    is one that the pruning would leave without a vertex.
 
     Parameters
     ----------
@@ -303,24 +392,42 @@ def mut_prune_weights(genome: Genome, *, rng: np.random.Generator, k: int = 1) -
     check_rng(rng)
     if isinstance(k, bool) or not isinstance(k, int) or k < 0:
         raise ValueError(f"k must be a non-negative int, got {k!r}")
-    weighted = [(abs(float(d["weight"])), u, v) for u, v, d in genome.graph.edges(data=True) if "weight" in d]
+    weighted = [(abs(float(d["weight"])), "h", u, v) for u, v, d in genome.graph.edges(data=True) if "weight" in d]
+    for kind, table in (("i", genome.input_edges), ("o", genome.output_edges), ("d", genome.direct_edges)):
+        weighted.extend((abs(float(d["weight"])), kind, a, b) for a, inner in table.items()
+                        for b, d in inner.items() if "weight" in d)
     if not weighted or k == 0:
         return (genome,)
     ties = rng.random(len(weighted))
     smallest = heapq.nsmallest(k, range(len(weighted)), key=lambda i: (weighted[i][0], ties[i]))
-    genome.graph.remove_edges_from((weighted[i][1], weighted[i][2]) for i in smallest)
+    trial = genome.copy()
+    for index in smallest:
+        _, kind, a, b = weighted[index]
+        if kind == "h":
+            trial.graph.remove_edge(a, b)
+        elif kind == "i":
+            trial.remove_input_edge(b, a)
+        elif kind == "o":
+            trial.remove_output_edge(a, b)
+        else:
+            trial.remove_direct_edge(a, b)
+    remove_dangling(trial)
+    if len(trial.graph):
+        genome.adopt(trial)
     return (genome,)
 
 
 MUTATIONS: dict[str, Callable[..., tuple[Genome]]] = {
     "add_edge": mut_add_edge, "remove_edge": mut_remove_edge, "add_vertex": mut_add_vertex,
     "remove_vertex": mut_remove_vertex, "rewire_edge": mut_rewire_edge,
+    "add_input_edge": mut_add_input_edge, "remove_input_edge": mut_remove_input_edge,
+    "add_output_edge": mut_add_output_edge, "remove_output_edge": mut_remove_output_edge,
 }
 """The structural mutations by name (the ones :func:`mut_any` draws from)."""
 
 
-def mut_any(genome: Genome, *, rng: np.random.Generator,
-            probabilities: Mapping[str, float] | None = None) -> tuple[Genome]:
+def mut_any(genome: Genome, *, rng: np.random.Generator, probabilities: Mapping[str, float] | None = None,
+            registry: InnovationRegistry | None = None) -> tuple[Genome]:
     """Apply one structural mutation drawn from :data:`MUTATIONS` (uniformly, or by ``probabilities``).
 
     Parameters
@@ -331,6 +438,8 @@ def mut_any(genome: Genome, *, rng: np.random.Generator,
         All randomness.
     probabilities : mapping of str to float, optional
         Relative weights of the mutations by name (keys of :data:`MUTATIONS`); uniform by default.
+    registry : InnovationRegistry, optional
+        Passed to the mutations that create vertices.
 
     Returns
     -------
@@ -348,4 +457,6 @@ def mut_any(genome: Genome, *, rng: np.random.Generator,
         raise ValueError(f"mutation probabilities must be finite, non-negative and not all zero, got {probabilities}")
     cumulative = np.cumsum(weights / weights.sum())
     name = names[min(int(np.searchsorted(cumulative, rng.random(), side="right")), len(names) - 1)]
+    if registry is not None and MUTATIONS[name] is mut_add_vertex:
+        return mut_add_vertex(genome, rng=rng, registry=registry)
     return MUTATIONS[name](genome, rng=rng)

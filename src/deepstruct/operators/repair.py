@@ -1,7 +1,10 @@
 """Repair helpers: turn any graph-with-interface into a valid genome within its limits, in place.
 
 Each helper returns the genome it was given. :func:`repair` applies all of them in order; the crossovers
-call it on their children, and user-written operators can too.
+call it on their children, and user-written operators can too. A hidden vertex with no way in (no predecessor,
+no input edge) or no way out (no successor, no output edge) is connected to every input or output
+(:func:`connect_dangling`, the meaning schema version 1 gave to every source and sink); a vertex that is still
+off every input-to-output path after the limits are enforced is removed (:func:`remove_dangling`).
 """
 
 from __future__ import annotations
@@ -14,12 +17,13 @@ import numpy as np
 
 from deepstruct.genomes import Genome
 from deepstruct.genomes.genome import attribute_problem
-from deepstruct.operators._sampling import edge_count
+from deepstruct.genomes.interface import dangling
+from deepstruct.operators._sampling import total_edges
 
 T = TypeVar("T")
 
-__all__ = ["repair", "drop_invalid_ids", "drop_invalid_attributes", "break_cycles", "enforce_limits",
-           "ensure_nonempty", "fix_next_id"]
+__all__ = ["repair", "drop_invalid_ids", "drop_invalid_attributes", "drop_invalid_interface", "break_cycles",
+           "enforce_limits", "ensure_nonempty", "fix_next_id", "connect_dangling", "remove_dangling"]
 
 
 def drop_invalid_ids(genome: Genome) -> Genome:
@@ -36,14 +40,78 @@ def fix_next_id(genome: Genome) -> Genome:
 
 
 def drop_invalid_attributes(genome: Genome) -> Genome:
-    """Remove unknown or malformed vertex and edge attributes."""
+    """Remove unknown or malformed vertex and edge attributes (interface edges and output biases included)."""
     for _, d in genome.graph.nodes(data=True):
         for key in [k for k, x in d.items() if attribute_problem("vertex", k, x)]:
             del d[key]
-    for _, _, d in genome.graph.edges(data=True):
+    edges = [d for _, _, d in genome.graph.edges(data=True)]
+    for table in (genome.input_edges, genome.output_edges, genome.direct_edges):
+        edges.extend(d for inner in table.values() for d in inner.values() if isinstance(d, dict))
+    for d in edges:
         for key in [k for k, x in d.items() if attribute_problem("edge", k, x)]:
             del d[key]
+    for j in [j for j, b in genome.output_biases.items() if attribute_problem("vertex", "bias", b)]:
+        del genome.output_biases[j]
     return genome
+
+
+def _index(x: object, size: int) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and 0 <= x < size
+
+
+def drop_invalid_interface(genome: Genome) -> Genome:
+    """Remove interface edges to missing vertices or with out-of-range input/output indices, attribute
+    entries that are not dicts, and output biases of missing outputs."""
+    g, n_in, n_out = genome.graph, genome.num_inputs, genome.num_outputs
+    for table, size, hidden in ((genome.input_edges, n_in, True), (genome.output_edges, n_out, True),
+                                (genome.direct_edges, n_out, False)):
+        for a in list(table):
+            if (a not in g._node) if hidden else not _index(a, n_in):
+                del table[a]
+                continue
+            inner = table[a]
+            if not isinstance(inner, dict):
+                del table[a]
+                continue
+            for b in [b for b, d in inner.items() if not _index(b, size) or not isinstance(d, dict)]:
+                del inner[b]
+            if not inner:
+                del table[a]
+    for j in [j for j in genome.output_biases if not _index(j, n_out)]:
+        del genome.output_biases[j]
+    return genome
+
+
+def connect_dangling(genome: Genome, vertices: list[int] | None = None) -> Genome:
+    """Connect every vertex (of ``vertices``, default all) without a way in to every input and every vertex
+    without a way out to every output: the meaning schema version 1 gave to sources and sinks."""
+    for v in dangling(genome, vertices):
+        if not genome.graph._pred[v] and not genome.input_edges.get(v):
+            genome.connect_inputs(v)
+        if not genome.graph._succ[v] and not genome.output_edges.get(v):
+            genome.connect_outputs(v)
+    return genome
+
+
+def remove_dangling(genome: Genome) -> Genome:
+    """Remove every vertex that lies on no input-to-output path (through hidden and interface edges), with its
+    edges: the vertices that encoding a pruned phenotype drops."""
+    g = genome.graph
+    forward = _reach(g._succ, [v for v, inner in genome.input_edges.items() if inner])
+    backward = _reach(g._pred, [v for v, inner in genome.output_edges.items() if inner])
+    for v in [v for v in g if v not in forward or v not in backward]:
+        genome.remove_vertex(v)
+    return genome
+
+
+def _reach(adjacency: dict[int, dict[int, dict]], start: list[int]) -> set[int]:
+    seen, stack = set(start), list(start)
+    while stack:
+        for w in adjacency[stack.pop()]:
+            if w not in seen:
+                seen.add(w)
+                stack.append(w)
+    return seen
 
 
 def break_cycles(genome: Genome, *, rng: np.random.Generator | None = None) -> Genome:
@@ -69,13 +137,33 @@ def break_cycles(genome: Genome, *, rng: np.random.Generator | None = None) -> G
 
 
 def enforce_limits(genome: Genome, *, rng: np.random.Generator | None = None) -> Genome:
-    """Remove vertices, then edges, until the genome is within its limits (random ones with ``rng``,
-    else the newest ids / last edges)."""
+    """Remove vertices, then edges (hidden and interface edges alike), until the genome is within its limits
+    (random ones with ``rng``, else the newest ids / last edges), then the vertices left on no
+    input-to-output path (:func:`remove_dangling`)."""
     g, limits = genome.graph, genome.limits
+    changed = False
     if len(g) > limits.max_vertices:
-        g.remove_nodes_from(_pick(sorted(g.nodes), len(g) - limits.max_vertices, rng))
-    if edge_count(g) > limits.max_edges:
-        g.remove_edges_from(_pick(sorted(g.edges), edge_count(g) - limits.max_edges, rng))
+        for v in _pick(sorted(g.nodes), len(g) - limits.max_vertices, rng):
+            genome.remove_vertex(v)
+        changed = True
+    excess = total_edges(genome) - limits.max_edges
+    if excess > 0:
+        edges = ([("h", u, v) for u, v in sorted(g.edges)]
+                 + [("i", i, v) for v in sorted(genome.input_edges) for i in sorted(genome.input_edges[v])]
+                 + [("o", v, j) for v in sorted(genome.output_edges) for j in sorted(genome.output_edges[v])]
+                 + [("d", i, j) for i in sorted(genome.direct_edges) for j in sorted(genome.direct_edges[i])])
+        for kind, a, b in _pick(edges, excess, rng):
+            if kind == "h":
+                g.remove_edge(a, b)
+            elif kind == "i":
+                genome.remove_input_edge(a, b)
+            elif kind == "o":
+                genome.remove_output_edge(a, b)
+            else:
+                genome.remove_direct_edge(a, b)
+        changed = True
+    if changed:
+        remove_dangling(genome)
     return genome
 
 
@@ -85,15 +173,18 @@ def _pick(items: list[T], count: int, rng: np.random.Generator | None) -> list[T
 
 
 def ensure_nonempty(genome: Genome) -> Genome:
-    """Give an empty genome one (unconnected) vertex."""
+    """Give an empty genome one vertex that reads every input and feeds every output."""
     if len(genome.graph) == 0:
-        genome.add_vertex()
+        v = genome.add_vertex()
+        genome.connect_inputs(v)
+        genome.connect_outputs(v)
     return genome
 
 
 def repair(genome: Genome, *, rng: np.random.Generator | None = None) -> Genome:
-    """Make ``genome`` valid in place and return it: invalid ids and attributes dropped, cycles broken, limits
-    enforced, never empty, ``next_id`` above every id. A valid genome is left unchanged.
+    """Make ``genome`` valid in place and return it: invalid ids, interface entries and attributes dropped,
+    cycles broken, vertices without a way in or out connected to the interface, limits enforced (and what
+    they cut off removed), never empty, ``next_id`` above every id. A valid genome is left unchanged.
 
     Examples
     --------
@@ -101,10 +192,12 @@ def repair(genome: Genome, *, rng: np.random.Generator | None = None) -> Genome:
     >>> repair(g).validate().num_edges
     2
     """
-    steps: tuple[Callable[[Genome], Genome], ...] = (drop_invalid_ids, drop_invalid_attributes)
+    steps: tuple[Callable[[Genome], Genome], ...] = (drop_invalid_ids, drop_invalid_interface,
+                                                     drop_invalid_attributes)
     for step in steps:
         step(genome)
     break_cycles(genome, rng=rng)
+    connect_dangling(genome)
     enforce_limits(genome, rng=rng)
     ensure_nonempty(genome)
     fix_next_id(genome)

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from deepstruct.genomes import Genome
-from deepstruct.operators._sampling import check_rng
+from deepstruct.genomes import Genome, InnovationRegistry
+from deepstruct.operators._sampling import check_rng, total_edges
 
 __all__ = ["mut_duplicate_vertex"]
 
 
-def mut_duplicate_vertex(genome: Genome, *, rng: np.random.Generator) -> tuple[Genome]:
-    """Widen a layer: add a vertex ``w`` with the predecessors and successors of a random vertex ``v``.
+def mut_duplicate_vertex(genome: Genome, *, rng: np.random.Generator,
+                         registry: InnovationRegistry | None = None) -> tuple[Genome]:
+    """Widen a layer: add a vertex ``w`` with the predecessors, successors, inputs and outputs of a random
+    vertex ``v``.
 
-    ``w`` lands in the layer of ``v``; a source stays a source, so it reads the network input. This is the
-    growth that :func:`deepstruct.operators.mut_add_vertex` (which splits an edge, i.e. deepens) does not give.
-    With inherited weights, ``w`` copies ``v``'s incoming weights and bias and the outgoing weights of both are
-    halved (Net2Net widening): for a vertex that is neither a source nor a sink the network computes the same
-    function. A source's input weights and a sink's output weights are not part of a genome, so there ``w``
-    starts from fresh ones. A genome without vertices gets one.
+    ``w`` lands in the layer of ``v`` and reads and feeds what ``v`` reads and feeds. This is the growth that
+    :func:`deepstruct.operators.mut_add_vertex` (which splits an edge, i.e. deepens) does not give. With
+    inherited weights, ``w`` copies ``v``'s incoming weights (hidden and input edges) and bias, and the
+    outgoing weights of both (hidden and output edges) are halved (Net2Net widening): when every edge of
+    ``v`` carries a weight the network computes the same function (an edge without one is initialised by the
+    phenotype). With a ``registry`` the new vertex gets the population's id of the event
+    ``("duplicate", v)``. A genome without vertices gets one.
 
     Parameters
     ----------
@@ -26,6 +29,8 @@ def mut_duplicate_vertex(genome: Genome, *, rng: np.random.Generator) -> tuple[G
         Mutated in place.
     rng : numpy.random.Generator
         All randomness.
+    registry : InnovationRegistry, optional
+        The population's ids of structural events.
 
     Returns
     -------
@@ -36,26 +41,36 @@ def mut_duplicate_vertex(genome: Genome, *, rng: np.random.Generator) -> tuple[G
     --------
     >>> g = Genome(4, 2, edges=[(0, 1)])
     >>> (g,) = mut_duplicate_vertex(g, rng=np.random.default_rng(0))
-    >>> g.num_vertices, g.num_edges
-    (3, 2)
+    >>> g.num_vertices, g.num_edges, g.num_interface_edges
+    (3, 2, 8)
     """
     check_rng(rng)
     g = genome.graph
     if len(g) + 1 > genome.limits.max_vertices:
         return (genome,)
     if len(g) == 0:
-        genome.add_vertex()
+        v = genome.add_vertex()
+        genome.connect_inputs(v)
+        genome.connect_outputs(v)
         return (genome,)
     vertices = sorted(g.nodes)
     v = vertices[int(rng.integers(len(vertices)))]
-    if g.number_of_edges() + g.in_degree(v) + g.out_degree(v) > genome.limits.max_edges:
+    ins, outs = genome.input_edges.get(v, {}), genome.output_edges.get(v, {})
+    if total_edges(genome) + len(g._pred[v]) + len(g._succ[v]) + len(ins) + len(outs) > genome.limits.max_edges:
         return (genome,)
-    w = genome.add_vertex(**dict(g.nodes[v]))
+    attributes = dict(g.nodes[v])
+    w = genome.add_vertex(**attributes) if registry is None else registry.add_vertex(
+        genome, ("duplicate", v), **attributes)
     for u, data in list(g.pred[v].items()):
         g.add_edge(u, w, **dict(data))
+    for i, data in list(ins.items()):
+        genome.add_input_edge(i, w, **dict(data))
     for x, data in list(g.succ[v].items()):
         if "weight" in data:
             data["weight"] = float(data["weight"]) / 2.0
         g.add_edge(w, x, **dict(data))
+    for j, data in list(outs.items()):
+        if "weight" in data:
+            data["weight"] = float(data["weight"]) / 2.0
+        genome.add_output_edge(w, j, **dict(data))
     return (genome,)
-
