@@ -75,8 +75,8 @@ def test_magnitude_pruning_works_on_recurrent_masks() -> None:
     after = [int(layer.mask.sum()) for layer in layers]
     assert all(a == round(b / 2) or abs(a - b / 2) <= 1 for a, b in zip(after, before, strict=True))
     kept = model.hh[0].weight.detach().abs()[model.hh[0].mask]
-    dropped = model.hh[0].weight.detach().abs()[~model.hh[0].mask & hidden_mask(nx.barabasi_albert_graph(10, 2, seed=0))[0]
-                                       .repeat(4, 1)]
+    structure = hidden_mask(nx.barabasi_albert_graph(10, 2, seed=0))[0].repeat(4, 1)
+    dropped = model.hh[0].weight.detach().abs()[~model.hh[0].mask & structure]
     assert float(kept.min()) >= float(dropped.max())
 
 
