@@ -85,6 +85,14 @@ class Individual:
         return ind
 
 
+#: The operators a configuration may name (``algorithm.mutations``, ``algorithm.crossover``): a fixed table.
+OPERATOR_NAMES = (
+    "mut_add_edge", "mut_remove_edge", "mut_add_vertex", "mut_remove_vertex", "mut_rewire_edge",
+    "mut_change_attribute", "mut_prune_weights", "mut_duplicate_vertex", "mut_any", "mut_add_input_edge",
+    "mut_remove_input_edge", "mut_add_output_edge", "mut_remove_output_edge", "cx_aligned", "cx_subgraph",
+)
+
+
 class Variation:
     """Mutation and crossover of genomes with the operators of :mod:`deepstruct.operators`, chosen by weight.
 
@@ -99,8 +107,10 @@ class Variation:
 
         import deepstruct.operators as operators
 
-        def find(name: str) -> Any:
-            return getattr(operators, name, None) if name in operators.__all__ else None
+        table = {name: getattr(operators, name) for name in OPERATOR_NAMES}
+
+        def find(name: str) -> Any:  # a name read from a config file is only ever looked up in the fixed table
+            return table.get(name)
 
         self.names = list(config.mutations)
         missing = [name for name in [*self.names, config.crossover] if find(name) is None]
