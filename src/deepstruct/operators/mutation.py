@@ -46,7 +46,7 @@ from deepstruct.operators.interface import (
     mut_remove_input_edge,
     mut_remove_output_edge,
 )
-from deepstruct.operators.repair import remove_dangling
+from deepstruct.operators.repair import remove_dangling, remove_edge_of_kind
 
 __all__ = ["mut_add_edge", "mut_remove_edge", "mut_add_vertex", "mut_remove_vertex", "mut_rewire_edge",
            "mut_change_attribute", "mut_prune_weights", "mut_any", "MUTATIONS"]
@@ -394,23 +394,16 @@ def mut_prune_weights(genome: Genome, *, rng: np.random.Generator, k: int = 1) -
         raise ValueError(f"k must be a non-negative int, got {k!r}")
     weighted = [(abs(float(d["weight"])), "h", u, v) for u, v, d in genome.graph.edges(data=True) if "weight" in d]
     for kind, table in (("i", genome.input_edges), ("o", genome.output_edges), ("d", genome.direct_edges)):
-        weighted.extend((abs(float(d["weight"])), kind, a, b) for a, inner in table.items()
-                        for b, d in inner.items() if "weight" in d)
+        weighted.extend((abs(float(d["weight"])), kind, *((b, a) if kind == "i" else (a, b)))  # (source, target)
+                        for a, inner in table.items() for b, d in inner.items() if "weight" in d)
     if not weighted or k == 0:
         return (genome,)
     ties = rng.random(len(weighted))
     smallest = heapq.nsmallest(k, range(len(weighted)), key=lambda i: (weighted[i][0], ties[i]))
     trial = genome.copy()
     for index in smallest:
-        _, kind, a, b = weighted[index]
-        if kind == "h":
-            trial.graph.remove_edge(a, b)
-        elif kind == "i":
-            trial.remove_input_edge(b, a)
-        elif kind == "o":
-            trial.remove_output_edge(a, b)
-        else:
-            trial.remove_direct_edge(a, b)
+        _, kind, source, target = weighted[index]
+        remove_edge_of_kind(trial, kind, source, target)
     remove_dangling(trial)
     if len(trial.graph):
         genome.adopt(trial)

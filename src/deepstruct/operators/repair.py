@@ -153,14 +153,7 @@ def enforce_limits(genome: Genome, *, rng: np.random.Generator | None = None) ->
                  + [("o", v, j) for v in sorted(genome.output_edges) for j in sorted(genome.output_edges[v])]
                  + [("d", i, j) for i in sorted(genome.direct_edges) for j in sorted(genome.direct_edges[i])])
         for kind, a, b in _pick(edges, excess, rng):
-            if kind == "h":
-                g.remove_edge(a, b)
-            elif kind == "i":
-                genome.remove_input_edge(a, b)
-            elif kind == "o":
-                genome.remove_output_edge(a, b)
-            else:
-                genome.remove_direct_edge(a, b)
+            remove_edge_of_kind(genome, kind, a, b)
         changed = True
     if changed:
         remove_dangling(genome)
@@ -202,3 +195,16 @@ def repair(genome: Genome, *, rng: np.random.Generator | None = None) -> Genome:
     ensure_nonempty(genome)
     fix_next_id(genome)
     return genome
+
+
+def remove_edge_of_kind(genome: Genome, kind: str, source: int, target: int) -> None:
+    """Remove one edge of ``genome``: ``kind`` ``"h"`` (hidden ``source -> target``), ``"i"`` (input ``source``
+    -> vertex ``target``), ``"o"`` (vertex ``source`` -> output ``target``) or ``"d"`` (input -> output)."""
+    if kind == "h":
+        genome.graph.remove_edge(source, target)
+    elif kind == "i":
+        genome.remove_input_edge(source, target)
+    elif kind == "o":
+        genome.remove_output_edge(source, target)
+    else:
+        genome.remove_direct_edge(source, target)
