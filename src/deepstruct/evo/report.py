@@ -62,27 +62,33 @@ def _save_best(run_dir: Path, data: dict[str, Any]) -> list[Path]:
 
 
 def _save_model(run_dir: Path, data: dict[str, Any], task: Any = None, allow_import: bool = False) -> Path | None:
-    """Retrain the best genome with its own seed (the result equals its evaluation) and save it for ``extract``.
+    """Save the model of the best genome's fitness for ``extract``.
 
-    The best genome of a Lamarckian run is the trained, pruned network re-encoded; it is trained again here
-    (from its inherited weights) exactly as its evaluation trained it, so the saved model is that of its fitness.
+    The best genome of a Lamarckian run is the trained, pruned network of its evaluation re-encoded: decoding
+    it gives that network (the same function), so it is saved as it is, and its extracted graph is the
+    genome's graph. Otherwise the genome holds no weights: it is retrained with its own seed (the result equals
+    its evaluation), pruned as the run prunes.
     """
     import json
 
     import torch
 
-    from deepstruct.evo.fitness import train_genome
+    from deepstruct.evo.fitness import decode_member, train_genome
     from deepstruct.evo.protocol import individual_seed
     from deepstruct.evo.tasks import load_task
+    from deepstruct.genomes import Genome
 
     best = _ranked(data)[0]
     if best.get("reason") is not None or best.get("key") is None:
         return None
     config = RunConfig.from_dict(data["config"])
-    if task is None:
-        task = load_task(config.task, seed=config.seed, allow_import=allow_import)
-    model, _ = train_genome(best["genome"], individual_seed(config.seed, best["key"]), task.arrays(),
-                            config.training, config.genome.limits())
+    seed = individual_seed(config.seed, best["key"])
+    if config.training.mode == "lamarckian":
+        model = decode_member(Genome.from_dict(best["genome"], limits=config.genome.limits()), seed, config.training)
+    else:
+        if task is None:
+            task = load_task(config.task, seed=config.seed, allow_import=allow_import)
+        model, _ = train_genome(best["genome"], seed, task.arrays(), config.training, config.genome.limits())
     path = run_dir / "best_model.pt"
     torch.save({"format": MODEL_FORMAT, "version": 1, "genome": json.dumps(best["genome"]),
                 "phenotype": config.training.phenotype, "state_dict": model.state_dict()}, path)
