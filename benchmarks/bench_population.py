@@ -31,7 +31,7 @@ from deepstruct.evo.tasks import load_task
 from deepstruct.evo.training import evaluate_members, train_members, train_one
 from deepstruct.genomes import INITIALISERS, Genome
 from deepstruct.genomes.phenotype import decode
-from deepstruct.sparse.population import PopulationDAN, padded_weights, plan_batches
+from deepstruct.sparse.population import PopulationDAN, plan_batches
 
 #: Padded weights per member that a batch may allocate (the plan's memory cap; the default genomes have ~1300).
 BUDGET_PER_MEMBER = 3000
@@ -84,14 +84,13 @@ def batched(genomes: list[Genome], data: dict[str, torch.Tensor], config: Traini
 
 
 def state_bytes(models: list[Any], batch_size: int) -> tuple[float, float]:
-    """Bytes per member of the stacked state (weights, masks, gradients, 2 Adam moments, biases) and of one
-    step's activations (pre- and post-activation of every padded layer, for ``batch_size`` samples)."""
+    """Bytes per member of the stacked state (``flat``: weights, biases and norms, with its gradient, Adam's two
+    moments, ``mask`` and ``live``: six tensors of its shape) and of one step's activations (pre- and
+    post-activation of every padded layer, for ``batch_size`` samples)."""
     shapes = PopulationDAN.from_models(models, device="meta")
-    weights = padded_weights(models)
-    biases = sum(b.numel() for b in shapes.biases)
-    element = 4
-    state = (5 * weights + 4 * biases) * element
-    units = sum(w.shape[1] for w in shapes.weights)
+    element = shapes.flat.element_size()
+    state = 6 * shapes.flat.numel() * element
+    units = sum(shapes.layout.rows)
     activations = 2 * units * batch_size * len(models) * element
     return state / len(models), activations / len(models)
 

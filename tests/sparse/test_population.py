@@ -78,8 +78,7 @@ def test_gradients_are_each_members_own_and_padding_gets_none(models, seed):
     population = PopulationDAN.from_models(models)
     logits = population(x)
     sum(F.cross_entropy(logits[k], y[k]) for k in range(len(models))).backward()
-    for weight, mask in zip(population.weights, population.masks(), strict=True):
-        assert weight.grad is None or not torch.any(weight.grad[mask == 0])
+    assert not torch.any(population.flat.grad[population.mask == 0])
     # one plain gradient step on both sides, compared through write_back
     with torch.no_grad():
         for p in population.parameters():
@@ -117,9 +116,16 @@ def test_padding_is_zero_and_widths_are_the_widest_member():
     models = [_chain(1), _chain(4)]
     population = PopulationDAN(models)
     assert population.num_layers == 4
-    assert [w.shape[:2] for w in population.weights] == [(2, 1, )] * 4 + [(2, 3)]
-    assert torch.all(population.weights[2][0] == 0) and torch.all(population.masks()[2][0] == 0)
-    assert padded_weights(models) == sum(w.numel() for w in population.weights)
+    segments = population.segments()
+    assert segments["input"][2] == (5, 4 + 3) and segments["bias"][2] == (1, 7)
+    assert [segments[f"hidden_{p}"][2] for p in (1, 2, 3)] == [(1, 1)] * 3 and "hidden_0" not in segments
+    assert segments["hidden_4"][2] == (2, 3)  # the output reads layer 0 (member 0) and layer 3 (member 1)
+    for name in ("hidden_2", "hidden_3"):  # member 0 (one layer) has nothing there
+        assert torch.all(population.view(population.flat, name)[0] == 0)
+        assert torch.all(population.view(population.mask, name)[0] == 0)
+    assert torch.all(population.view(population.mask, "input")[0, :, 1:4] == 0)  # nor rows of layers 1..3
+    weights = sum(population.view(population.flat, n).numel() for n in segments if n != "bias")
+    assert padded_weights(models) == population.padded_weights() == weights
 
 
 def test_write_back_rejects_other_models():
@@ -150,7 +156,9 @@ def test_a_population_on_the_meta_device_has_the_shapes_and_no_data():
     models = [_chain(2, use_layer_norm=True), _chain(3)]
     population = PopulationDAN.from_models(models, device="meta", dtype=torch.float64)
     assert all(p.device.type == "meta" and p.dtype == torch.float64 for p in population.parameters())
-    assert [tuple(w.shape) for w in population.weights] == [(2, 1, 5), (2, 1, 1), (2, 1, 1), (2, 3, 2)]
+    assert population.flat.shape == (2, population.mask.shape[1])
+    assert {n: shape for n, (_, _, shape) in population.segments().items() if n.startswith("hidden")} == {
+        "hidden_1": (1, 1), "hidden_2": (1, 1), "hidden_3": (2, 3)}
     assert models[0].matrices()[0].weight.device.type == "cpu"
 
 

@@ -103,56 +103,44 @@ def _member_losses(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def _adam(parameters: list[torch.nn.Parameter], config: Any) -> torch.optim.Adam:
-    """Adam without weight decay (:func:`_decay` adds it); the fused kernel where torch has it."""
+    """Adam without weight decay (the caller adds it, masked); the fused kernel where torch has it."""
     try:
         return torch.optim.Adam(parameters, lr=config.learning_rate, fused=True)
     except (RuntimeError, ValueError):  # an older torch or a device without the fused kernel
         return torch.optim.Adam(parameters, lr=config.learning_rate)
 
 
-def _decay(live: list[tuple[torch.nn.Parameter, torch.Tensor | None]], weight_decay: float) -> None:
-    """Adam's L2 term ``grad += weight_decay * param``, only where a member's own model has a gradient."""
-    if not weight_decay:
-        return
-    with torch.no_grad():
-        for p, on in live:
-            if p.grad is not None:
-                p.grad.add_(p if on is None else p * on, alpha=weight_decay)
-
-
 class _Freezer:
-    """Keeps the members whose loss turned non-finite at their last finite parameters, without gradient."""
+    """Keeps the members whose loss turned non-finite at their last finite parameters, without gradient.
 
-    def __init__(self, parameters: list[torch.nn.Parameter], members: int) -> None:
-        self.parameters = parameters
-        self.frozen = torch.zeros(members, dtype=torch.bool)
-        self.saved: list[torch.Tensor] | None = None
+    ``flat`` is the population's ``(members, slot)`` parameter: a member is one row.
+    """
+
+    def __init__(self, flat: torch.nn.Parameter) -> None:
+        self.flat = flat
+        self.frozen = torch.zeros(flat.shape[0], dtype=torch.bool)
+        self.saved: torch.Tensor | None = None
         self.any = False
-        self._views: list[torch.Tensor] = []
+        self._rows = self.frozen
 
     def freeze(self, newly: torch.Tensor) -> None:
         """Remember the current parameters of the members ``newly`` (a ``(K,)`` bool tensor on the CPU)."""
         if self.saved is None:
-            self.saved = [p.detach().clone() for p in self.parameters]
-        device = self.parameters[0].device
-        idx = torch.nonzero(newly).flatten().to(device)
-        for p, s in zip(self.parameters, self.saved, strict=True):
-            s.index_copy_(0, idx, p.detach().index_select(0, idx))
+            self.saved = self.flat.detach().clone()
+        idx = torch.nonzero(newly).flatten().to(self.flat.device)
+        self.saved.index_copy_(0, idx, self.flat.detach().index_select(0, idx))
         self.frozen |= newly
         self.any = True
-        on = self.frozen.to(device)
-        self._views = [on.view(-1, *([1] * (p.dim() - 1))) for p in self.parameters]
+        self._rows = self.frozen.to(self.flat.device)[:, None]
 
     def mask_gradients(self) -> None:
-        for p, on in zip(self.parameters, self._views, strict=True):
-            if p.grad is not None:
-                p.grad.masked_fill_(on, 0.0)
+        if self.flat.grad is not None:
+            self.flat.grad.masked_fill_(self._rows, 0.0)
 
     def restore(self) -> None:
         assert self.saved is not None
         with torch.no_grad():
-            for p, s, on in zip(self.parameters, self.saved, self._views, strict=True):
-                p.copy_(torch.where(on, s, p))
+            self.flat.copy_(torch.where(self._rows, self.saved, self.flat))
 
 
 def train_members(models: Sequence[torch.nn.Module], seeds: Sequence[int], x: torch.Tensor, y: torch.Tensor,
@@ -192,10 +180,9 @@ def train_members(models: Sequence[torch.nn.Module], seeds: Sequence[int], x: to
     x, y = x.to(target), y.to(target)
     k, n = len(models), len(x)
     rngs = [np.random.default_rng(int(s)) for s in seeds]
-    live = population.live_parameters()
-    parameters = [p for p, _ in live]
-    optimiser = _adam(parameters, config)
-    freezer = _Freezer(parameters, k)
+    flat = population.flat
+    optimiser = _adam([flat], config)
+    freezer = _Freezer(flat)
     reasons: list[str | None] = [None] * k
     population.train()
     done = False
@@ -222,7 +209,8 @@ def train_members(models: Sequence[torch.nn.Module], seeds: Sequence[int], x: to
             total.backward()
             if freezer.any:
                 freezer.mask_gradients()
-            _decay(live, config.weight_decay)
+            if config.weight_decay:  # Adam's L2 term, only where the member's own model has a gradient
+                flat.grad.addcmul_(flat.detach(), population.live, value=config.weight_decay)
             optimiser.step()
             if freezer.any:
                 freezer.restore()
@@ -255,7 +243,7 @@ def evaluate_members(members: Sequence[torch.nn.Module] | PopulationDAN, x: torc
     """
     population = members if isinstance(members, PopulationDAN) else PopulationDAN.from_models(
         list(members), device=x.device)
-    device = population.weights[0].device
+    device = population.flat.device
     x, y = x.to(device), y.to(device)
     with torch.no_grad():
         logits = population(x)

@@ -1,19 +1,25 @@
 """``PopulationDAN``: many :class:`~deepstruct.sparse.MaskedDeepDAN` members as one batched tensor program.
 
-Every member keeps its own weights, masks, biases, layer norm and activations; the members' matrices of hidden
-layer ``t`` are stacked over a leading member axis into padded tensors, so one ``torch.baddbmm`` per layer runs
-the layer of all ``K`` members. Padding (rows beyond a member's width, layers beyond its depth, columns it does not
-read) has a zero mask, zero weight and zero bias, so it gets no gradient and a member computes exactly its own
-network. The module reads its members only through the public data contract of ``MaskedDeepDAN``
-(:meth:`~MaskedDeepDAN.matrices`, :meth:`~MaskedDeepDAN.matrix_inputs`, ``norms``,
-:meth:`~MaskedDeepDAN.activation_groups`).
+Every member keeps its own weights, masks, biases, layer norm and activations. All parameters of all members
+live in one tensor ``flat`` of shape ``(members, slot)`` (a member's slot is its row), cut into views:
+
+- one input projection: the input columns of every matrix side by side, so the model inputs are multiplied
+  once per step for all layers (``torch.baddbmm``, the biases folded in), not once per layer;
+- per matrix, the columns that read hidden layers (stored transposed, ``(members, columns, rows)``);
+- per layer, the layer norm's weight and bias.
+
+The forward pass multiplies ``flat`` by its mask once, so padding (rows beyond a member's width, layers beyond
+its depth, columns it does not read) and masked connections get exactly zero gradient, and runs each hidden
+layer as one ``baddbmm`` over the member axis; a member computes exactly its own network. One row per member
+also makes the optimiser cheap: one fused Adam over one tensor is ``K`` independent Adams. The module reads its
+members only through the public data contract of ``MaskedDeepDAN`` (:meth:`~MaskedDeepDAN.matrices`,
+:meth:`~MaskedDeepDAN.matrix_inputs`, ``norms``, :meth:`~MaskedDeepDAN.activation_groups`).
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,144 +27,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from deepstruct.sparse.batch_plan import Layout, MemberShape, padded_weights, plan_batches
+
 __all__ = ["PopulationDAN", "MemberShape", "padded_weights", "plan_batches"]
 
 _INPUT = -1  # the block id of the model inputs; hidden layer j is block j
-
-
-@dataclass(frozen=True)
-class MemberShape:
-    """The sizes of one member that batching depends on (plain data; no weights).
-
-    ``widths[t]`` is the number of units of hidden layer ``t``; ``feeding[t]`` the blocks matrix ``t`` reads
-    (``-1`` the inputs, ``j`` hidden layer ``j``; the last entry is the output matrix) and ``columns[t]`` its
-    number of columns.
-    """
-
-    num_inputs: int
-    num_outputs: int
-    widths: tuple[int, ...]
-    feeding: tuple[tuple[int, ...], ...]
-    columns: tuple[int, ...]
-
-    @classmethod
-    def of(cls, model: Any) -> MemberShape:
-        """The shape of a ``MaskedDeepDAN`` (from ``matrices()`` and ``matrix_inputs``)."""
-        matrices = model.matrices()
-        widths = tuple(int(m.out_features) for m in matrices[:-1])
-        bounds = np.cumsum([model.size_input, *widths])
-        feeding, columns = [], []
-        for t in range(len(matrices)):
-            units = np.asarray(model.matrix_inputs(t), dtype=np.int64)
-            feeding.append(tuple(sorted(set((np.searchsorted(bounds, units, side="right") - 1).tolist()))))
-            columns.append(len(units))
-        return cls(int(model.size_input), int(model.size_output), widths, tuple(feeding), tuple(columns))
-
-    @property
-    def num_layers(self) -> int:
-        return len(self.widths)
-
-    @property
-    def live_layers(self) -> tuple[bool, ...]:
-        """Whether each hidden layer's output reaches the logits (a dead layer's parameters get no gradient)."""
-        need = {b for b in self.feeding[-1] if b != _INPUT}
-        live = [False] * self.num_layers
-        for t in reversed(range(self.num_layers)):
-            if t in need:
-                live[t] = True
-                need.update(b for b in self.feeding[t] if b != _INPUT)
-        return tuple(live)
-
-    @property
-    def weights(self) -> int:
-        """Entries of the member's own masked matrices."""
-        return sum(r * c for r, c in zip((*self.widths, self.num_outputs), self.columns, strict=True))
-
-
-def _layout(shapes: Sequence[MemberShape]) -> tuple[list[int], list[list[int]], list[dict[int, int]], list[int]]:
-    """Population widths, the blocks each population matrix reads, their column offsets and the column counts."""
-    if not shapes:
-        raise ValueError("a population needs at least one member")
-    interface = {(s.num_inputs, s.num_outputs) for s in shapes}
-    if len(interface) > 1:
-        raise ValueError(f"members of one population must share inputs and outputs; got (inputs, outputs) "
-                         f"{sorted(interface)}")
-    depth = max(s.num_layers for s in shapes)
-    widths = [max(s.widths[t] if t < s.num_layers else 0 for s in shapes) for t in range(depth)]
-    block_width = dict(enumerate(widths)) | {_INPUT: shapes[0].num_inputs}
-    blocks: list[set[int]] = [set() for _ in range(depth + 1)]
-    for s in shapes:
-        for t, feeding in enumerate(s.feeding):
-            blocks[t if t < s.num_layers else depth].update(feeding)
-    ordered = [sorted(b) for b in blocks]
-    offsets, columns = [], []
-    for bs in ordered:
-        starts = np.cumsum([0] + [block_width[b] for b in bs]).tolist()
-        offsets.append(dict(zip(bs, starts[:-1], strict=True)))
-        columns.append(int(starts[-1]))
-    return widths, ordered, offsets, columns
-
-
-def padded_weights(members: Sequence[Any]) -> int:
-    """The weight entries (all members, padding included) that a :class:`PopulationDAN` of ``members`` allocates.
-
-    ``members`` are models or :class:`MemberShape` s.
-    """
-    shapes = [m if isinstance(m, MemberShape) else MemberShape.of(m) for m in members]
-    widths, _, _, columns = _layout(shapes)
-    rows = [*widths, shapes[0].num_outputs]
-    return len(shapes) * sum(r * c for r, c in zip(rows, columns, strict=True))
-
-
-def plan_batches(members: Sequence[Any], max_members: int, max_padded_weights: int) -> list[list[int]]:
-    """Group members into batches of similar size, so a mixed population is not padded to its largest member.
-
-    Members are sorted by ``(inputs, outputs, depth, own weights, widths, index)`` and the batches are filled
-    greedily in that order: a member joins the current batch while it has fewer than ``max_members`` members
-    and :func:`padded_weights` stays within ``max_padded_weights`` (a member over the budget alone gets a batch
-    of its own). The plan depends only on the members' shapes and their order, never on the machine.
-
-    Parameters
-    ----------
-    members : sequence of models or MemberShape
-        The population.
-    max_members : int
-        Members per batch (at least 1).
-    max_padded_weights : int
-        Budget of padded weight entries per batch.
-
-    Returns
-    -------
-    list of list of int
-        Indices into ``members``; every index occurs exactly once; each batch is in sorted index order.
-
-    Examples
-    --------
-    >>> shape = lambda width: MemberShape(4, 2, (width,), ((-1,), (0,)), (4, width))
-    >>> plan_batches([shape(8), shape(2), shape(8), shape(3)], max_members=2, max_padded_weights=10**6)
-    [[1, 3], [0, 2]]
-    """
-    if isinstance(max_members, bool) or not isinstance(max_members, int) or max_members < 1:
-        raise ValueError(f"max_members must be a positive int, got {max_members!r}")
-    if isinstance(max_padded_weights, bool) or not isinstance(max_padded_weights, int) or max_padded_weights < 1:
-        raise ValueError(f"max_padded_weights must be a positive int, got {max_padded_weights!r}")
-    shapes = [m if isinstance(m, MemberShape) else MemberShape.of(m) for m in members]
-    order = sorted(range(len(shapes)), key=lambda i: (shapes[i].num_inputs, shapes[i].num_outputs,
-                                                      shapes[i].num_layers, shapes[i].weights, shapes[i].widths, i))
-    batches: list[list[int]] = []
-    current: list[int] = []
-    for i in order:
-        candidate = [*current, i]
-        same_interface = not current or (shapes[current[0]].num_inputs, shapes[current[0]].num_outputs) == (
-            shapes[i].num_inputs, shapes[i].num_outputs)
-        if current and (len(candidate) > max_members or not same_interface
-                        or padded_weights([shapes[j] for j in candidate]) > max_padded_weights):
-            batches.append(sorted(current))
-            candidate = [i]
-        current = candidate
-    if current:
-        batches.append(sorted(current))
-    return batches
 
 
 def _activation_key(module: nn.Module) -> str:
@@ -180,12 +53,25 @@ class PopulationDAN(nn.Module):
     dtype : torch.dtype, optional
         Dtype of the stacked tensors (default: that of the first member's weights).
 
+    Attributes
+    ----------
+    flat : torch.nn.Parameter
+        Every parameter, ``(members, slot)``; :meth:`segments` names its parts.
+    mask : torch.Tensor
+        0/1 of ``flat``'s shape: 1 where an entry is one of the member's own connections, biases or norm
+        parameters (its gradient is ``grad * mask``).
+    live : torch.Tensor
+        0/1 of ``flat``'s shape: 0 on the parameters of a member's layer that does not reach its logits (in
+        its own model they get no gradient at all, so an optimiser leaves them alone, weight decay included)
+        and on padding; 1 elsewhere, masked connections included (they decay as in the member's own model).
+
     Notes
     -----
-    Hidden layer ``t`` of the population reads the concatenation of the blocks (inputs, hidden layers) that
-    any member's matrix ``t`` reads, and computes ``act(norm(W_t x + b_t))`` for every member with one
-    ``baddbmm``; a member's output matrix becomes the population's output matrix wherever the member's depth
-    ends. Layer norm is per member over its real units, with each member's own ``eps`` and affine parameters.
+    Hidden layer ``t`` computes ``act(norm(P_t + H_t W_t))`` for every member, where ``P_t`` is layer ``t``'s
+    slice of the input projection (inputs times their weights, plus the bias) and ``H_t`` the concatenation of
+    the hidden layers that any member's matrix ``t`` reads; a member's output matrix becomes the population's
+    output matrix wherever the member's depth ends. Layer norm is per member over its real units, with each
+    member's own ``eps`` and affine parameters.
 
     Examples
     --------
@@ -205,51 +91,88 @@ class PopulationDAN(nn.Module):
     def __init__(self, models: Sequence[Any], *, dtype: torch.dtype | None = None) -> None:
         super().__init__()
         models = list(models)
-        shapes = [MemberShape.of(m) for m in models]
-        self.shapes = shapes
-        widths, self.blocks, offsets, columns = _layout(shapes)
-        self.num_members, self.num_layers = len(models), len(widths)
-        self.size_input, self.size_output = shapes[0].num_inputs, shapes[0].num_outputs
+        self.shapes = shapes = [MemberShape.of(m) for m in models]
+        self.layout = layout = Layout.of(shapes)
+        self.num_members, self.num_layers = len(models), len(layout.widths)
+        self.size_input, self.size_output = layout.num_inputs, layout.num_outputs
+        self.uses_norm = any(m.norms is not None for m in models)
         dtype = dtype or models[0].matrices()[0].weight.dtype
-        k, rows = self.num_members, [*widths, self.size_output]
-        weights = [torch.zeros(k, r, c, dtype=dtype) for r, c in zip(rows, columns, strict=True)]
-        masks = [torch.zeros(k, r, c, dtype=dtype) for r, c in zip(rows, columns, strict=True)]
-        biases = [torch.zeros(k, r, dtype=dtype) for r in rows]
-        has_bias = torch.ones(k, dtype=torch.bool)
-        self._columns: list[list[torch.Tensor]] = []  # member -> matrix -> population column of each column
+        k, rows, offsets = self.num_members, layout.rows, layout.row_offsets
+        sizes: dict[str, tuple[int, ...]] = {"input": (layout.num_inputs, sum(rows)), "bias": (1, sum(rows))}
+        for p, columns in enumerate(layout.hidden_columns):
+            if columns:
+                sizes[f"hidden_{p}"] = (columns, rows[p])
+        if self.uses_norm:
+            for t, w in enumerate(layout.widths):
+                sizes[f"gamma_{t}"], sizes[f"beta_{t}"] = (1, w), (1, w)
+        self._segments: dict[str, tuple[int, int, tuple[int, ...]]] = {}
+        start = 0
+        for name, shape in sizes.items():
+            self._segments[name] = (start, start + int(np.prod(shape)), shape)
+            start += int(np.prod(shape))
+        flat = torch.zeros(k, start, dtype=dtype)
+        mask = torch.zeros(k, start, dtype=dtype)
+        live = torch.zeros(k, start, dtype=dtype)
+        self._columns: list[list[tuple[torch.Tensor, torch.Tensor]]] = []  # member, matrix: (input, hidden) cols
+        views = {name: (flat, mask, live) for name in sizes}
         for i, (model, shape) in enumerate(zip(models, shapes, strict=True)):
+            parts = {name: tuple(self._view(t, name)[i] for t in views[name]) for name in sizes}
             bounds = np.cumsum([shape.num_inputs, *shape.widths])
+            alive = shape.live_layers
             member_columns = []
             for t, layer in enumerate(model.matrices()):
                 p = t if t < shape.num_layers else self.num_layers
+                on = 1.0 if p == self.num_layers or alive[t] else 0.0
                 units = np.asarray(model.matrix_inputs(t), dtype=np.int64)
                 block = np.searchsorted(bounds, units, side="right") - 1
-                start = np.where(block == _INPUT, 0, bounds[np.maximum(block, 0)])
-                col = torch.from_numpy(np.array([offsets[p][b] for b in block.tolist()], dtype=np.int64)
-                                       + units - start)
-                member_columns.append(col)
-                n = layer.out_features
-                weights[p][i][:n, col] = layer.weight.detach().to("cpu", dtype)  # (a view of member i)
-                masks[p][i][:n, col] = layer.mask.detach().to("cpu", dtype)
+                reads_input = block == _INPUT
+                n, r = layer.out_features, slice(offsets[p], offsets[p] + layer.out_features)
+                weight, weight_mask = layer.weight.detach().to("cpu", dtype), layer.mask.detach().to("cpu", dtype)
+                in_cols = torch.from_numpy(np.flatnonzero(reads_input))
+                in_units = torch.from_numpy(units[reads_input])
+                sources = (weight, weight_mask, torch.full_like(weight, on))
+                for target, source in zip(parts["input"], sources, strict=True):
+                    target[in_units, r] = source[:, in_cols].T
+                hidden = np.flatnonzero(~reads_input)
+                hidden_cols = torch.from_numpy(np.array(
+                    [layout.hidden_offsets[p][int(block[c])] + int(units[c] - bounds[block[c]]) for c in hidden],
+                    dtype=np.int64))
+                if len(hidden):
+                    for target, source in zip(parts[f"hidden_{p}"], sources, strict=True):
+                        target[hidden_cols, :n] = source[:, torch.from_numpy(hidden)].T
+                member_columns.append((in_cols, in_units, torch.from_numpy(hidden), hidden_cols))
                 if layer.bias is not None:
-                    biases[p][i, :n] = layer.bias.detach().to("cpu", dtype)
-                else:
-                    has_bias[i] = False
+                    bias, bias_mask, bias_live = parts["bias"]
+                    bias[0, r], bias_mask[0, r], bias_live[0, r] = layer.bias.detach().to("cpu", dtype), 1.0, on
             self._columns.append(member_columns)
-        self.weights = nn.ParameterList(nn.Parameter(w) for w in weights)
-        self.biases = nn.ParameterList(nn.Parameter(b) for b in biases)
-        for t, m in enumerate(masks):
-            self.register_buffer(f"mask_{t}", m)
-        self._bias_masked = not bool(has_bias.all())
-        if self._bias_masked:  # members without a bias keep it at zero (and without gradient)
-            for t, r in enumerate(rows):
-                self.register_buffer(f"bias_mask_{t}", has_bias.to(dtype)[:, None].expand(k, r).clone())
-        for t in range(self.num_layers):
-            live = torch.tensor([t < s.num_layers and s.live_layers[t] for s in shapes])
-            if not bool(live.all()):
-                self.register_buffer(f"live_{t}", live.to(dtype))
-        self._init_norms(models, shapes, widths, dtype)
-        self._init_activations(models, shapes, widths)
+            if model.norms is not None:
+                for t, norm in enumerate(model.norms):
+                    if not isinstance(norm, nn.LayerNorm) or norm.weight is None or norm.bias is None:
+                        raise ValueError(f"member {i}: norms[{t}] must be an nn.LayerNorm with affine weight and "
+                                         f"bias, got {norm!r}")
+                    w, on = shape.widths[t], 1.0 if alive[t] else 0.0
+                    for name, value in ((f"gamma_{t}", norm.weight), (f"beta_{t}", norm.bias)):
+                        target, target_mask, target_live = parts[name]
+                        target[0, :w], target_mask[0, :w], target_live[0, :w] = value.detach().to("cpu", dtype), 1, on
+        self.flat = nn.Parameter(flat)
+        self.register_buffer("mask", mask)
+        self.register_buffer("live", live)
+        self._init_norms(models, shapes, dtype)
+        self._init_activations(models, shapes, list(layout.widths))
+
+    def _view(self, tensor: torch.Tensor, name: str) -> torch.Tensor:
+        start, stop, shape = self._segments[name]
+        return tensor[:, start:stop].view(tensor.shape[0], *shape)
+
+    def segments(self) -> dict[str, tuple[int, int, tuple[int, ...]]]:
+        """Each part of a member's slot: ``name -> (start, stop, shape)``; ``"input"`` is the input projection
+        ``(inputs, sum of rows)``, ``"bias"`` ``(1, sum of rows)``, ``"hidden_p"`` matrix ``p``'s hidden columns
+        ``(columns, rows)`` and ``"gamma_t"`` / ``"beta_t"`` layer ``t``'s norm, ``(1, width)``."""
+        return dict(self._segments)
+
+    def view(self, tensor: torch.Tensor, name: str) -> torch.Tensor:
+        """Segment ``name`` of a tensor shaped like ``flat`` (``flat`` itself, its gradient, ``mask``, ...)."""
+        return self._view(tensor, name)
 
     @classmethod
     def from_models(cls, models: Sequence[Any], device: torch.device | str | None = None,
@@ -258,28 +181,12 @@ class PopulationDAN(nn.Module):
         population = cls(models, dtype=dtype)
         return population if device is None else population.to(torch.device(device))
 
-    def _init_norms(self, models: Sequence[Any], shapes: Sequence[MemberShape], widths: list[int],
-                    dtype: torch.dtype) -> None:
-        k = self.num_members
-        uses = [m.norms is not None for m in models]
-        self.uses_norm = any(uses)
+    def _init_norms(self, models: Sequence[Any], shapes: Sequence[MemberShape], dtype: torch.dtype) -> None:
         if not self.uses_norm:
             return
-        gammas = [torch.zeros(k, w, dtype=dtype) for w in widths]
-        betas = [torch.zeros(k, w, dtype=dtype) for w in widths]
-        eps = torch.ones(k, dtype=torch.float64)
-        for i, model in enumerate(models):
-            if model.norms is None:
-                continue
-            for t, norm in enumerate(model.norms):
-                if not isinstance(norm, nn.LayerNorm) or norm.weight is None or norm.bias is None:
-                    raise ValueError(f"member {i}: norms[{t}] must be an nn.LayerNorm with affine weight and bias, "
-                                     f"got {norm!r}")
-                gammas[t][i, : shapes[i].widths[t]] = norm.weight.detach().to("cpu", dtype)
-                betas[t][i, : shapes[i].widths[t]] = norm.bias.detach().to("cpu", dtype)
-                eps[i] = norm.eps
-        self.norm_weights = nn.ParameterList(nn.Parameter(g) for g in gammas)
-        self.norm_biases = nn.ParameterList(nn.Parameter(b) for b in betas)
+        widths = self.layout.widths
+        uses = [m.norms is not None for m in models]
+        eps = torch.tensor([float(m.norms[0].eps) if m.norms else 1.0 for m in models], dtype=torch.float64)
         self._all_norm = all(uses)
         self.register_buffer("norm_on", torch.tensor(uses)[:, None, None])
         self.register_buffer("norm_eps", eps.to(dtype)[:, None, None])
@@ -318,38 +225,11 @@ class PopulationDAN(nn.Module):
                 groups.append((names.index(key), buffer))
             self._layer_activations.append(groups)
 
-    def live_parameters(self) -> list[tuple[nn.Parameter, torch.Tensor | None]]:
-        """Every parameter with the members that train it: ``None`` (all of them) or a 0/1 tensor that broadcasts
-        over the parameter (0 for a member whose layer does not reach its logits: in the member's own model
-        that layer's parameters get no gradient at all, so an optimiser leaves them alone, weight decay included).
-        """
-        out: list[tuple[nn.Parameter, torch.Tensor | None]] = []
-        groups = [self.weights, self.biases] + ([self.norm_weights, self.norm_biases] if self.uses_norm else [])
-        for group in groups:
-            for t, p in enumerate(group):
-                live = None if t == self.num_layers else getattr(self, f"live_{t}", None)
-                out.append((p, None if live is None else live.view(-1, *([1] * (p.dim() - 1)))))
-        return out
+    def padded_weights(self) -> int:
+        """Weight entries allocated for all members (padding included): :func:`padded_weights` of the members."""
+        return self.num_members * self.layout.weights_per_member
 
-    def masks(self) -> list[torch.Tensor]:
-        """The stacked masks (0/1 in the weights' dtype), matrix by matrix; the last is the output matrix."""
-        return [getattr(self, f"mask_{t}") for t in range(self.num_layers + 1)]
-
-    def effective_weights(self) -> list[torch.Tensor]:
-        """``weight * mask`` of every stacked matrix, shape ``(members, rows, columns)``."""
-        return [w * m for w, m in zip(self.weights, self.masks(), strict=True)]
-
-    def _linear(self, t: int, hidden: dict[int, torch.Tensor]) -> torch.Tensor:
-        x = hidden[_INPUT]
-        parts = [hidden[b] if b != _INPUT or x.dim() == 3 else x.expand(self.num_members, -1, -1)
-                 for b in self.blocks[t]]
-        inp = parts[0] if len(parts) == 1 else torch.cat(parts, dim=2)
-        bias = self.biases[t] * getattr(self, f"bias_mask_{t}") if self._bias_masked else self.biases[t]
-        weight = self.weights[t] * getattr(self, f"mask_{t}")
-        return torch.baddbmm(bias.unsqueeze(1), inp, weight.transpose(1, 2))
-
-    def _norm(self, t: int, z: torch.Tensor) -> torch.Tensor:
-        gamma, beta = self.norm_weights[t].unsqueeze(1), self.norm_biases[t].unsqueeze(1)
+    def _norm(self, t: int, z: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
         if self._full[t] and self._uniform_eps is not None:
             return torch.addcmul(beta, F.layer_norm(z, z.shape[-1:], eps=self._uniform_eps), gamma)
         rows, count = getattr(self, f"norm_rows_{t}"), getattr(self, f"norm_count_{t}")
@@ -378,13 +258,28 @@ class PopulationDAN(nn.Module):
         if not ok:
             raise ValueError(f"expected x of shape (batch, {self.size_input}) or ({self.num_members}, batch, "
                              f"{self.size_input}), got {tuple(x.shape)}")
-        hidden = {_INPUT: x}
-        for t in range(self.num_layers):
-            z = self._linear(t, hidden)
+        # one split for all segments and one for the projection: their backward is one concatenation each
+        # (slicing segment by segment would give every slice a full-size gradient to sum)
+        names = list(self._segments)
+        sizes = [stop - start for start, stop, _ in self._segments.values()]
+        parts = (self.flat * self.mask).split(sizes, dim=1)
+        effective = {n: part.view(self.num_members, *self._segments[n][2]) for n, part in zip(names, parts,
+                                                                                               strict=True)}
+        layout = self.layout
+        inputs = x if x.dim() == 3 else x.expand(self.num_members, -1, -1)
+        projection = torch.baddbmm(effective["bias"], inputs, effective["input"]).split(list(layout.rows), dim=2)
+        hidden: list[torch.Tensor] = []
+        for p, z in enumerate(projection):
+            if layout.hidden_columns[p]:
+                reads = [hidden[b] for b in layout.hidden_blocks[p]]
+                z = torch.baddbmm(z, reads[0] if len(reads) == 1 else torch.cat(reads, dim=2),
+                                  effective[f"hidden_{p}"])
+            if p == self.num_layers:
+                return z
             if self.uses_norm:
-                z = self._norm(t, z)
-            hidden[t] = self._activate(t, z)
-        return self._linear(self.num_layers, hidden)
+                z = self._norm(p, z, effective[f"gamma_{p}"], effective[f"beta_{p}"])
+            hidden.append(self._activate(p, z))
+        raise AssertionError("unreachable: the output matrix is the last")
 
     def write_back(self, models: Sequence[Any]) -> None:
         """Copy every member's (trained) weights, biases and layer-norm parameters into its model, in place.
@@ -395,18 +290,26 @@ class PopulationDAN(nn.Module):
         models = list(models)
         if len(models) != self.num_members:
             raise ValueError(f"write_back needs {self.num_members} models, got {len(models)}")
-        for i, model in enumerate(models):
-            if MemberShape.of(model) != self.shapes[i]:
-                raise ValueError(f"model {i} does not have the shape of member {i} of the population")
-            depth = self.shapes[i].num_layers
-            with torch.no_grad():
+        offsets = self.layout.row_offsets
+        with torch.no_grad():
+            flat = self.flat.detach().cpu()
+            for i, model in enumerate(models):
+                if MemberShape.of(model) != self.shapes[i]:
+                    raise ValueError(f"model {i} does not have the shape of member {i} of the population")
+                depth = self.shapes[i].num_layers
+                projection, bias = self._view(flat, "input")[i], self._view(flat, "bias")[i, 0]
                 for t, layer in enumerate(model.matrices()):
                     p, n = (t if t < depth else self.num_layers), layer.out_features
-                    cols = self._columns[i][t].to(self.weights[p].device)
-                    layer.weight.copy_(self.weights[p][i, :n].index_select(1, cols))
+                    in_cols, in_units, hidden, hidden_cols = self._columns[i][t]
+                    weight = torch.empty(layer.weight.shape, dtype=flat.dtype)
+                    weight[:, in_cols] = projection[in_units, offsets[p]: offsets[p] + n].T
+                    if len(hidden):
+                        weight[:, hidden] = self._view(flat, f"hidden_{p}")[i][hidden_cols, :n].T
+                    layer.weight.copy_(weight)
                     if layer.bias is not None:
-                        layer.bias.copy_(self.biases[p][i, :n])
+                        layer.bias.copy_(bias[offsets[p]: offsets[p] + n])
                 if model.norms is not None:
                     for t, norm in enumerate(model.norms):
-                        norm.weight.copy_(self.norm_weights[t][i, : self.shapes[i].widths[t]])
-                        norm.bias.copy_(self.norm_biases[t][i, : self.shapes[i].widths[t]])
+                        w = self.shapes[i].widths[t]
+                        norm.weight.copy_(self._view(flat, f"gamma_{t}")[i, 0, :w])
+                        norm.bias.copy_(self._view(flat, f"beta_{t}")[i, 0, :w])
