@@ -11,7 +11,14 @@ import torch
 import torch.nn.functional as F
 
 from deepstruct.evo.config import TrainingConfig
-from deepstruct.evo.training import TrainingFailure, evaluate_members, resolve_device, train_members, train_one
+from deepstruct.evo.training import (
+    FlatAdam,
+    TrainingFailure,
+    evaluate_members,
+    resolve_device,
+    train_members,
+    train_one,
+)
 from deepstruct.genomes import INITIALISERS
 from deepstruct.genomes.phenotype import ACTIVATIONS, decode
 from deepstruct.graph import CachedLayeredGraph
@@ -247,3 +254,24 @@ def test_resolve_device(monkeypatch):
     assert resolve_device("cuda") == torch.device("cuda")
     with pytest.raises(ValueError, match="'auto', 'cpu' or 'cuda'"):
         resolve_device("tpu")
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_flat_adam_is_torch_adam_on_either_path(fused):
+    generator = torch.Generator().manual_seed(7)
+    start = torch.randn(5, 11, dtype=torch.float64, generator=generator)
+    mine, theirs = torch.nn.Parameter(start.clone()), torch.nn.Parameter(start.clone())
+    adam = FlatAdam(mine, lr=0.03)
+    adam.fused = fused and adam.fused
+    reference = torch.optim.Adam([theirs], lr=0.03)
+    for _ in range(12):
+        grad = torch.randn(5, 11, dtype=torch.float64, generator=generator)
+        mine.grad, theirs.grad = grad.clone(), grad.clone()
+        adam.step()
+        reference.step()
+    assert adam.steps == 12
+    assert torch.allclose(mine, theirs, rtol=0, atol=1e-12)
+    mine.grad = None
+    before = mine.detach().clone()
+    adam.step()  # no gradient: nothing moves, the step count stays
+    assert torch.equal(mine, before) and adam.steps == 12
