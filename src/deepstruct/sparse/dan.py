@@ -32,6 +32,14 @@ def _index(value: object, size: int, what: str) -> int:
     return int(value)
 
 
+def _all_indices(values: list[object], size: int) -> bool:
+    """Whether every value is an int (not a bool) in ``[0, size)``: one pass in C for the common, valid case."""
+    if not values:
+        return True
+    array = np.asarray(values, dtype=object if any(type(x) is bool for x in values) else None)
+    return array.ndim == 1 and array.dtype.kind in "iu" and int(array.min()) >= 0 and int(array.max()) < size
+
+
 class MaskedDeepDAN(MaskableModule):
     """A deep directed-acyclic network: ``y_v = σ(Σ_{u→v} w_uv · y_u + Σ_{i→v} w_iv · x_i + b_v)`` per vertex.
 
@@ -156,11 +164,16 @@ class MaskedDeepDAN(MaskableModule):
                layer_of: dict[Hashable, int]) -> dict[Hashable, list[int]] | None:
         if input_edges is None:
             return None
+        edges = list(input_edges)
+        indices = [i for i, _ in edges]
+        if not _all_indices(indices, self.size_input):  # find the first bad one, for the message
+            for i, v in edges:
+                _index(i, self.size_input, f"input edge ({i!r}, {v!r}): input")
         reads: dict[Hashable, list[int]] = {}
-        for i, v in input_edges:
+        for i, v in edges:
             if v not in layer_of:
                 raise ValueError(f"input edge ({i!r}, {v!r}) reaches a vertex that is not in the structure")
-            reads.setdefault(v, []).append(_index(i, self.size_input, f"input edge ({i!r}, {v!r}): input"))
+            reads.setdefault(v, []).append(int(i))
         return reads
 
     def _build_output(self, output_edges: Iterable[tuple[Hashable, int]] | None,
