@@ -1,7 +1,7 @@
 """deepstruct: graphs and sparse neural networks, joined for pruning, architecture search and neuroevolution.
 
 Sub-packages are imported on use (``import deepstruct.sparse``), so that the light ones (``graph``,
-``genomes``, ``operators``) never pull in torch or ray.
+``genomes``, ``operators``, and the plain-data module ``batch_plan``) never pull in torch or ray.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("graph", "sparse", "pruning", "transform", "genomes", "operators", "evo", "cli")
+_SUBMODULES = ("graph", "sparse", "pruning", "transform", "genomes", "operators", "evo", "cli", "batch_plan")
 
 
 def __getattr__(name: str) -> Any:

@@ -11,14 +11,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deepstruct.evo.batching import padded_weights, plan_batches
+from deepstruct.batch_plan import padded_weights
+from deepstruct.evo.batching import plan_batches
 from deepstruct.evo.config import ConfigError, TaskConfig, TrainingConfig
 from deepstruct.evo.evaluators import SerialEvaluator
 from deepstruct.evo.fitness import evaluate_requests, train_genome
 from deepstruct.evo.protocol import EvaluationRequest, EvaluationResult, individual_seed
 from deepstruct.evo.run import EvolutionRun
 from deepstruct.evo.tasks import load_task
-from deepstruct.genomes import GenomeLimits, init_random_layered
+from deepstruct.genomes import GenomeLimits, init_random_layered, member_shape
 from deepstruct.operators import mut_add_vertex, mut_duplicate_vertex
 from tests.evo.conftest import tiny_config
 
@@ -80,13 +81,27 @@ def test_the_batch_plan_depends_only_on_the_requests_and_keeps_its_bounds(n: int
         if members == 1:
             assert len(batch) == 1
         assert len(batch) * training.seeds <= max(members or 24, training.seeds)
-        if len(batch) > 1:
-            shapes = []
-            for i in batch:
-                g = requests[i].load_genome()
-                from deepstruct.evo.batching import layer_widths
-                shapes += [(g.num_inputs, g.num_outputs, layer_widths(g))] * training.seeds
+        if len(batch) > 1:  # exactly what the batch's PopulationDAN allocates
+            shapes = [member_shape(requests[i].load_genome()) for i in batch for _ in range(training.seeds)]
             assert padded_weights(shapes) <= budget
+
+
+def test_the_batch_plan_counts_what_the_population_allocates_and_places_invalid_genomes() -> None:
+    from deepstruct.evo.fitness import decode_member
+    from deepstruct.sparse.population import PopulationDAN
+
+    training = TrainingConfig(seeds=2)
+    requests = _requests(8, training, seed=3)
+    broken = EvaluationRequest("broken", {"schema": "nonsense"}, 1, training)
+    plan = plan_batches([*requests, broken], 6, 50_000)
+    assert plan[0] == [8] and sorted(i for b in plan for i in b) == list(range(9))
+    for batch in plan[1:]:
+        models = [decode_member(requests[i].load_genome(), seed, training) for i in batch
+                  for seed in requests[i].repeat_seeds()]
+        allocated = PopulationDAN(models).padded_weights()
+        assert allocated == padded_weights([member_shape(requests[i].load_genome()) for i in batch
+                                            for _ in range(training.seeds)])
+        assert len(batch) == 1 or allocated <= 50_000
 
 
 def test_batched_training_gives_the_one_by_one_results(data: dict[str, np.ndarray]) -> None:

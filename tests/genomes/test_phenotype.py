@@ -5,8 +5,26 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from deepstruct.batch_plan import MemberShape
 from deepstruct.genomes import Genome, GenomeError, GenomeLimits, init_random_layered
-from deepstruct.genomes.phenotype import VertexActivationDAN, decode, encode, is_layered, phenotype_weights
+from deepstruct.genomes.phenotype import (
+    VertexActivationDAN,
+    decode,
+    encode,
+    is_layered,
+    member_shape,
+    phenotype_weights,
+)
+from deepstruct.operators import (
+    mut_add_edge,
+    mut_add_input_edge,
+    mut_add_output_edge,
+    mut_add_vertex,
+    mut_any,
+    mut_duplicate_vertex,
+    mut_remove_input_edge,
+    mut_remove_output_edge,
+)
 from deepstruct.sparse import DeepCellDAN, MaskedDeepDAN, MaskedDeepFFN
 from tests.genomes.strategies import genomes
 
@@ -207,3 +225,44 @@ def test_ffn_phenotype_masks_its_first_and_output_layers():
     assert model.layers[0].mask.tolist() == [[True, False, False, True], [False, False, True, False]]
     assert model.output.mask.tolist() == [[False, True], [True, True]]
     assert encode(model) == genome
+
+
+_SHAPE_MUTATIONS = [mut_any, mut_add_edge, mut_add_vertex, mut_duplicate_vertex, mut_add_input_edge,
+                    mut_remove_input_edge, mut_add_output_edge, mut_remove_output_edge]
+
+
+def _mutated(genome, seed, steps, direct):
+    """``genome`` after ``steps`` random structural and interface mutations, plus ``direct`` input->output edges."""
+    rng = np.random.default_rng(seed)
+    for _ in range(steps):
+        (genome,) = _SHAPE_MUTATIONS[int(rng.integers(len(_SHAPE_MUTATIONS)))](genome, rng=rng)
+    for _ in range(direct):
+        genome.add_direct_edge(int(rng.integers(genome.num_inputs)), int(rng.integers(genome.num_outputs)))
+    return genome.validate()
+
+
+@given(genomes(max_vertices=12, activations=False), st.integers(0, 2**32 - 1), st.integers(0, 8), st.integers(0, 2))
+@settings(max_examples=60, deadline=None)
+def test_member_shape_is_the_shape_of_the_decoded_dan(genome, seed, steps, direct):
+    genome = _mutated(genome, seed, steps, direct)
+    shape = member_shape(genome)
+    assert shape == MemberShape.of(decode(genome, generator=torch.Generator().manual_seed(0)))
+    assert shape.weights == phenotype_weights(genome)
+
+
+@given(st.integers(1, 8), st.integers(2, 40), st.integers(0, 2**32 - 1), st.integers(0, 12), st.integers(0, 2))
+@settings(max_examples=30, deadline=None)
+def test_member_shape_of_deep_mutated_genomes(layers, vertices, seed, steps, direct):
+    genome = init_random_layered(7, 3, max(vertices, layers), rng=np.random.default_rng(seed), num_layers=layers)
+    genome = _mutated(genome, seed + 1, steps, direct)
+    assert member_shape(genome) == MemberShape.of(decode(genome, generator=torch.Generator().manual_seed(0)))
+
+
+def test_member_shape_refuses_what_decode_refuses():
+    with pytest.raises(GenomeError, match="no vertices"):
+        member_shape(Genome(3, 2))
+    big = Genome(1000, 10, edges=[(0, 1)], limits=GenomeLimits(max_weights=1000))
+    with pytest.raises(GenomeError, match="max_weights"):
+        member_shape(big)
+    with pytest.raises(GenomeError, match="max_weights"):
+        decode(big)

@@ -187,17 +187,19 @@ def _shape(width: int, depth: int = 1, size_in: int = 4) -> MemberShape:
 
 
 @given(st.lists(st.tuples(st.integers(1, 30), st.integers(1, 4), st.sampled_from([4, 6])), min_size=1, max_size=25),
-       st.integers(1, 8), st.integers(1, 3000))
+       st.integers(1, 8), st.integers(1, 3000), st.integers(1, 3))
 @settings(max_examples=60, deadline=None)
-def test_plan_batches_partitions_within_the_limits(specs, max_members, budget):
+def test_plan_batches_partitions_within_the_limits(specs, max_members, budget, repeats):
     shapes = [_shape(w, d, i) for w, d, i in specs]
-    plan = plan_batches(shapes, max_members, budget)
+    plan = plan_batches(shapes, max_members, budget, repeats=repeats)
     assert sorted(i for batch in plan for i in batch) == list(range(len(shapes)))
     for batch in plan:
-        assert len(batch) <= max_members and batch == sorted(batch)
+        assert len(batch) * repeats <= max(max_members, repeats) and batch == sorted(batch)
         assert len({shapes[i].num_inputs for i in batch}) == 1
-        assert len(batch) == 1 or padded_weights([shapes[i] for i in batch]) <= budget
-    assert plan_batches(shapes, max_members, budget) == plan
+        assert len(batch) == 1 or padded_weights([shapes[i] for i in batch for _ in range(repeats)]) <= budget
+    assert plan_batches(shapes, max_members, budget, repeats=repeats) == plan
+    if repeats == 1:
+        assert plan_batches(shapes, max_members, budget) == plan
 
 
 def test_plan_batches_groups_similar_sizes():
@@ -214,6 +216,8 @@ def test_plan_batches_checks_its_limits():
         plan_batches([_shape(2)], 0, 10)
     with pytest.raises(ValueError, match="max_padded_weights"):
         plan_batches([_shape(2)], 2, 0)
+    with pytest.raises(ValueError, match="repeats"):
+        plan_batches([_shape(2)], 2, 10, repeats=0)
 
 
 def test_member_shape_of_a_model():

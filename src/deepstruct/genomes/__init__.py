@@ -1,6 +1,6 @@
 """The genotype: genomes holding the whole network (a DAG with persistent vertex ids and an explicit interface),
 their I/O (schema version 2; version 1 files are migrated), hashing, initialisers, the innovation registry,
-decode and encode.
+the phenotype's shape (:func:`member_shape`), decode and encode.
 
 Importing this package does not import torch; :mod:`deepstruct.genomes.phenotype` (decode/encode) does, and
 ``deepstruct.genomes.decode`` / ``deepstruct.genomes.encode`` import it on first use.
@@ -24,12 +24,13 @@ from deepstruct.genomes.initialisers import (
 )
 from deepstruct.genomes.innovation import InnovationRegistry
 from deepstruct.genomes.io import from_json, load_graphml, load_json, save_graphml, save_json, to_json
+from deepstruct.genomes.shape import member_shape
 
 __all__ = [
     "Genome", "GenomeError", "GenomeLimits", "SCHEMA_VERSION", "canonical_hash",
     "to_json", "from_json", "save_json", "load_json", "save_graphml", "load_graphml",
     "INITIALISERS", "initialise", "init_watts_strogatz", "init_newman_watts_strogatz", "init_erdos_renyi",
-    "init_barabasi_albert", "init_random_layered", "InnovationRegistry",
+    "init_barabasi_albert", "init_random_layered", "InnovationRegistry", "member_shape",
 ]
 
 

@@ -10,6 +10,8 @@ These are the modules of :mod:`deepstruct.genomes` that import torch.
   edges are the first layer's (and, in a DAN, any layer's) input connections, its output edges and
   input-to-output edges the output layer's connections. Inherited weights and biases (hidden, input, output
   and input-to-output edges; vertex and output biases) are loaded.
+- :func:`member_shape` (from :mod:`deepstruct.genomes.shape`, which does not import torch): the exact
+  :class:`~deepstruct.batch_plan.MemberShape` of ``decode(g)``'s DAN phenotype, from the genome alone.
 - ``encode(decode(g), include_weights=g.has_weights) == g`` for every valid genome whose weights are either
   on every edge, vertex and output or on none, and are float32 numbers (torch stores weights as float32).
 """
@@ -27,11 +29,13 @@ from torch import nn
 
 from deepstruct.genomes.genome import Genome, GenomeError
 from deepstruct.genomes.interface import dense_interface
+from deepstruct.genomes.shape import member_shape
 from deepstruct.graph import CachedLayeredGraph, compute_layers
 from deepstruct.sparse import ConvCell, DeepCellDAN, MaskedDeepDAN, MaskedDeepFFN, MaskedLinearLayer, ReductionCell
 
-__all__ = ["decode", "encode", "GenomeInfo",  # noqa: F822 (encode: module __getattr__) "ACTIVATIONS", "OPERATIONS", "VertexActivationDAN", "is_layered",
-           "phenotype_weights"]
+__all__ = ["decode", "encode",  # noqa: F822 (encode: module __getattr__)
+           "GenomeInfo", "ACTIVATIONS", "OPERATIONS", "VertexActivationDAN", "is_layered", "phenotype_weights",
+           "member_shape"]
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "elu": nn.ELU, "gelu": nn.GELU, "selu": nn.SELU,
