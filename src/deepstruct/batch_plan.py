@@ -74,10 +74,13 @@ class Layout:
     """Where a population's members live in its stacked tensors (plain data, from the members' shapes).
 
     ``widths[t]`` is the widest member's hidden layer ``t``; ``rows[p]`` the rows of population matrix ``p``
-    (the widths, then the outputs) and ``row_offsets[p]`` where they start in the one input projection (all
-    matrices' input columns side by side, ``sum(rows)`` wide). ``hidden_blocks[p]`` are the hidden layers that any
-    member's matrix ``p`` reads, ``hidden_offsets[p][b]`` where block ``b`` starts among matrix ``p``'s hidden
-    columns and ``hidden_columns[p]`` how many there are.
+    (the widths, then the outputs). ``projected`` are the matrices that any member's matrix reads model inputs
+    into: their input columns lie side by side in the one input projection (``projected_rows`` wide), and every
+    matrix's biases in one row, ``row_offsets[p]`` being where matrix ``p`` starts in both (the projected
+    matrices first, so that the projection's biases are one slice). A matrix that no member feeds from the
+    inputs costs no projection columns. ``hidden_blocks[p]`` are the hidden layers that any member's matrix
+    ``p`` reads, ``hidden_offsets[p][b]`` where block ``b`` starts among matrix ``p``'s hidden columns and
+    ``hidden_columns[p]`` how many there are.
     """
 
     num_inputs: int
@@ -86,6 +89,7 @@ class Layout:
     hidden_blocks: tuple[tuple[int, ...], ...]
     hidden_offsets: tuple[dict[int, int], ...]
     hidden_columns: tuple[int, ...]
+    projected: tuple[int, ...]
 
     @classmethod
     def of(cls, shapes: Sequence[MemberShape]) -> Layout:
@@ -98,9 +102,13 @@ class Layout:
         depth = max(s.num_layers for s in shapes)
         widths = [max(s.widths[t] if t < s.num_layers else 0 for s in shapes) for t in range(depth)]
         blocks: list[set[int]] = [set() for _ in range(depth + 1)]
+        projected: set[int] = set()
         for s in shapes:
             for t, feeding in enumerate(s.feeding):
-                blocks[t if t < s.num_layers else depth].update(b for b in feeding if b != _INPUT)
+                p = t if t < s.num_layers else depth
+                blocks[p].update(b for b in feeding if b != _INPUT)
+                if _INPUT in feeding:
+                    projected.add(p)
         ordered = tuple(tuple(sorted(b)) for b in blocks)
         offsets, columns = [], []
         for bs in ordered:
@@ -108,21 +116,29 @@ class Layout:
             offsets.append(dict(zip(bs, starts[:-1], strict=True)))
             columns.append(int(starts[-1]))
         return cls(shapes[0].num_inputs, shapes[0].num_outputs, tuple(widths), ordered, tuple(offsets),
-                   tuple(columns))
+                   tuple(columns), tuple(sorted(projected)))
 
     @property
     def rows(self) -> tuple[int, ...]:
         return (*self.widths, self.num_outputs)
 
     @property
+    def projected_rows(self) -> int:
+        return sum(self.rows[p] for p in self.projected)
+
+    @property
     def row_offsets(self) -> tuple[int, ...]:
-        return tuple(np.cumsum([0, *self.rows[:-1]]).tolist())
+        rows = self.rows
+        order = [*self.projected, *(p for p in range(len(rows)) if p not in self.projected)]
+        starts = np.cumsum([0] + [rows[p] for p in order]).tolist()
+        offsets = dict(zip(order, starts[:-1], strict=True))
+        return tuple(int(offsets[p]) for p in range(len(rows)))
 
     @property
     def weights_per_member(self) -> int:
         """Weight entries of one member's slot: the input projection and every hidden block matrix."""
-        return self.num_inputs * sum(self.rows) + sum(c * r for c, r in zip(self.hidden_columns, self.rows,
-                                                                               strict=True))
+        return self.num_inputs * self.projected_rows + sum(c * r for c, r in zip(self.hidden_columns, self.rows,
+                                                                                    strict=True))
 
 
 def padded_weights(members: Sequence[Any]) -> int:

@@ -117,13 +117,14 @@ def test_padding_is_zero_and_widths_are_the_widest_member():
     population = PopulationDAN(models)
     assert population.num_layers == 4
     segments = population.segments()
-    assert segments["input"][2] == (5, 4 + 3) and segments["bias"][2] == (1, 7)
+    # only layer 0 reads the inputs (in both members): the projection has its one row, the biases all 4 + 3
+    assert population.layout.projected == (0,)
+    assert segments["input"][2] == (5, 1) and segments["bias"][2] == (1, 7)
     assert [segments[f"hidden_{p}"][2] for p in (1, 2, 3)] == [(1, 1)] * 3 and "hidden_0" not in segments
     assert segments["hidden_4"][2] == (2, 3)  # the output reads layer 0 (member 0) and layer 3 (member 1)
     for name in ("hidden_2", "hidden_3"):  # member 0 (one layer) has nothing there
         assert torch.all(population.view(population.flat, name)[0] == 0)
         assert torch.all(population.view(population.mask, name)[0] == 0)
-    assert torch.all(population.view(population.mask, "input")[0, :, 1:4] == 0)  # nor rows of layers 1..3
     weights = sum(population.view(population.flat, n).numel() for n in segments if n != "bias")
     assert padded_weights(models) == population.padded_weights() == weights
 

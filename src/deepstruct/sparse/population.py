@@ -98,7 +98,8 @@ class PopulationDAN(nn.Module):
         self.uses_norm = any(m.norms is not None for m in models)
         dtype = dtype or models[0].matrices()[0].weight.dtype
         k, rows, offsets = self.num_members, layout.rows, layout.row_offsets
-        sizes: dict[str, tuple[int, ...]] = {"input": (layout.num_inputs, sum(rows)), "bias": (1, sum(rows))}
+        sizes: dict[str, tuple[int, ...]] = {"input": (layout.num_inputs, layout.projected_rows),
+                                             "bias": (1, sum(rows))}
         for p, columns in enumerate(layout.hidden_columns):
             if columns:
                 sizes[f"hidden_{p}"] = (columns, rows[p])
@@ -131,8 +132,9 @@ class PopulationDAN(nn.Module):
                 in_cols = torch.from_numpy(np.flatnonzero(reads_input))
                 in_units = torch.from_numpy(units[reads_input])
                 sources = (weight, weight_mask, torch.full_like(weight, on))
-                for target, source in zip(parts["input"], sources, strict=True):
-                    target[in_units, r] = source[:, in_cols].T
+                if len(in_cols):  # only the projected matrices have input columns
+                    for target, source in zip(parts["input"], sources, strict=True):
+                        target[in_units, r] = source[:, in_cols].T
                 hidden = np.flatnonzero(~reads_input)
                 hidden_cols = torch.from_numpy(np.array(
                     [layout.hidden_offsets[p][int(block[c])] + int(units[c] - bounds[block[c]]) for c in hidden],
@@ -267,13 +269,26 @@ class PopulationDAN(nn.Module):
                                                                                                strict=True)}
         layout = self.layout
         inputs = x if x.dim() == 3 else x.expand(self.num_members, -1, -1)
-        projection = torch.baddbmm(effective["bias"], inputs, effective["input"]).split(list(layout.rows), dim=2)
+        bias = effective["bias"]
+        projected = layout.projected_rows
+        pieces: dict[int, torch.Tensor] = {}
+        if projected:  # one product for every matrix that reads model inputs, its biases folded in
+            projection = torch.baddbmm(bias[..., :projected], inputs, effective["input"])
+            for p, piece in zip(layout.projected, projection.split([layout.rows[p] for p in layout.projected],
+                                                                    dim=2), strict=True):
+                pieces[p] = piece
+        offsets, batch = layout.row_offsets, inputs.shape[1]
         hidden: list[torch.Tensor] = []
-        for p, z in enumerate(projection):
+        for p, rows in enumerate(layout.rows):
+            z = pieces.get(p)
+            if z is None:  # no member feeds this matrix from the inputs: start from its biases (broadcast)
+                z = bias[..., offsets[p]: offsets[p] + rows]
             if layout.hidden_columns[p]:
                 reads = [hidden[b] for b in layout.hidden_blocks[p]]
                 z = torch.baddbmm(z, reads[0] if len(reads) == 1 else torch.cat(reads, dim=2),
                                   effective[f"hidden_{p}"])
+            elif p not in pieces:
+                z = z.expand(self.num_members, batch, rows)
             if p == self.num_layers:
                 return z
             if self.uses_norm:
@@ -302,7 +317,8 @@ class PopulationDAN(nn.Module):
                     p, n = (t if t < depth else self.num_layers), layer.out_features
                     in_cols, in_units, hidden, hidden_cols = self._columns[i][t]
                     weight = torch.empty(layer.weight.shape, dtype=flat.dtype)
-                    weight[:, in_cols] = projection[in_units, offsets[p]: offsets[p] + n].T
+                    if len(in_cols):
+                        weight[:, in_cols] = projection[in_units, offsets[p]: offsets[p] + n].T
                     if len(hidden):
                         weight[:, hidden] = self._view(flat, f"hidden_{p}")[i][hidden_cols, :n].T
                     layer.weight.copy_(weight)
