@@ -275,3 +275,22 @@ def test_flat_adam_is_torch_adam_on_either_path(fused):
     before = mine.detach().clone()
     adam.step()  # no gradient: nothing moves, the step count stays
     assert torch.equal(mine, before) and adam.steps == 12
+
+
+def test_a_training_step_places_every_tensor_on_the_population_device():
+    """The step of ``train_members`` (gather, forward, member losses, backward, weight decay, Adam) on the meta
+    device: any tensor left on the CPU by mistake would raise a device mismatch here, as it would on CUDA."""
+    from deepstruct.evo.training import _member_losses
+
+    models = _models(3, layer_norm=True, dtype=torch.float32, seed=5)
+    population = PopulationDAN.from_models(models, device="meta")
+    x, y = torch.empty(20, 7, device="meta"), torch.zeros(20, dtype=torch.long, device="meta")
+    index = torch.zeros(3 * 4, dtype=torch.long, device="meta")
+    batch = F.embedding(index, x).view(3, -1, x.shape[1])
+    losses = _member_losses(population(batch), y.index_select(0, index).view(3, -1))
+    losses.sum().backward()
+    population.flat.grad.addcmul_(population.flat.detach(), population.live, value=0.01)
+    adam = FlatAdam(population.flat, lr=0.01)
+    assert not adam.fused  # no kernel runs on meta: the elementwise formula does
+    adam.step()
+    assert losses.shape == (3,) and adam.exp_avg.device.type == "meta" and population.flat.grad.device.type == "meta"
