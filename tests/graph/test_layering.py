@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from deepstruct.graph import CachedLayeredGraph, LabeledDAG, compute_layers, orient
+from deepstruct.graph import CachedLayeredGraph, LabeledDAG, adjacency_dicts, compute_layers, orient
 from tests.strategies import random_dags
 
 
@@ -92,6 +92,38 @@ def test_cycle_is_named():
         _ = g.num_layers
     with pytest.raises(ValueError, match="cycle"):
         compute_layers(g.succ, g.pred)
+
+
+@given(random_dags(max_vertices=20))
+@settings(max_examples=40, deadline=None)
+def test_compute_layers_of_a_graph_equals_that_of_its_adjacency(dag):
+    expected = _reference_layers(dag)
+    assert compute_layers(dag) == expected
+    assert compute_layers(dag.succ, dag.pred) == expected
+    assert compute_layers(*adjacency_dicts(dag)) == expected
+
+
+def test_compute_layers_names_the_cycle_of_a_graph_and_refuses_undirected_ones():
+    with pytest.raises(ValueError, match=r"cycle: .*0.*1.*2"):
+        compute_layers(nx.DiGraph([(0, 1), (1, 2), (2, 0)]))
+    with pytest.raises(ValueError, match="undirected"):
+        compute_layers(nx.Graph([(0, 1)]))
+    with pytest.raises(TypeError, match="directed graph"):
+        compute_layers({0: {}})
+
+
+@pytest.mark.parametrize("cls", [nx.DiGraph, CachedLayeredGraph, LabeledDAG])
+def test_adjacency_dicts_are_the_graphs_own_neighbourhoods(cls):
+    g = cls([(0, 1, {"weight": 0.5}), (0, 2), (2, 1)])
+    g.add_node(3)
+    succ, pred = adjacency_dicts(g)
+    assert list(succ) == list(pred) == list(g)
+    assert {v: dict(n) for v, n in succ.items()} == {v: dict(g.succ[v]) for v in g}
+    assert {v: dict(n) for v, n in pred.items()} == {v: dict(g.pred[v]) for v in g}
+    assert succ[0][1] is pred[1][0] is g.edges[0, 1]  # the edge attribute dicts themselves
+    g.add_edge(3, 0)  # the inner dicts follow the graph (the outer ones list the vertices of the call)
+    assert 0 in succ[3] and 3 in pred[0]
+    assert type(g) is cls and g.number_of_edges() == 4
 
 
 def test_empty_graph_is_an_error():

@@ -73,16 +73,16 @@ class _LayerIndex:
     def __init__(self, graph: nx.DiGraph) -> None:
         if graph.number_of_nodes() == 0:
             raise ValueError("the graph is empty: a layered graph needs at least one vertex")
-        self.layer_of = compute_layers(graph._succ, graph._pred, graph=graph)
+        self.layer_of = compute_layers(graph)
         num_layers = max(self.layer_of.values()) + 1
         self.vertices: list[list[Hashable]] = [[] for _ in range(num_layers)]
-        for v in graph._node:  # insertion order, stable
-            self.vertices[self.layer_of[v]].append(v)
-        self.connections: dict[tuple[int, int], int] = {}
         layer_of = self.layer_of
-        for u, succ in graph._succ.items():
+        for v in graph:  # insertion order, stable
+            self.vertices[layer_of[v]].append(v)
+        self.connections: dict[tuple[int, int], int] = {}
+        for u, nbrs in graph.adjacency():
             lu = layer_of[u]
-            for w in succ:
+            for w in nbrs:
                 key = (lu, layer_of[w])
                 self.connections[key] = self.connections.get(key, 0) + 1
         self.feeding: list[list[int]] = [[] for _ in range(num_layers)]

@@ -7,7 +7,32 @@ from typing import Any
 
 import networkx as nx
 
-__all__ = ["compute_layers", "find_cycle_message", "check_dag"]
+__all__ = ["compute_layers", "adjacency_dicts", "find_cycle_message", "check_dag"]
+
+Adjacency = dict[Hashable, dict[Hashable, dict[str, Any]]]
+"""A vertex's neighbours (successors or predecessors), each mapped to the edge's attribute dict."""
+
+
+def adjacency_dicts(graph: nx.DiGraph) -> tuple[Adjacency, Adjacency]:
+    """``(succ, pred)`` of a directed graph as plain dicts, read through networkx's public API.
+
+    ``succ[v]`` (``pred[v]``) maps every successor (predecessor) of ``v`` to the edge's attribute dict. The
+    outer dicts are new, built in O(V) at C speed from ``graph.adjacency()`` and from the adjacency of
+    ``graph.reverse(copy=False)`` (a view, nothing copied); the inner dicts are the ones these yield, the
+    graph's own, so treat them as read-only: edit edge attributes through ``graph.edges[u, v]`` and the
+    structure through the graph's methods, and take a new pair after adding or removing vertices.
+
+    Lookups in plain dicts build nothing, where ``graph.succ[v]`` builds an ``AtlasView`` each time, so
+    O(V + E) passes over these (:func:`compute_layers`, searches, hashing) run at the speed of networkx's
+    own loops.
+
+    Examples
+    --------
+    >>> succ, pred = adjacency_dicts(nx.DiGraph([(0, 1, {"weight": 0.5}), (0, 2)]))
+    >>> succ[0], pred[1], pred[0]
+    ({1: {'weight': 0.5}, 2: {}}, {0: {'weight': 0.5}}, {})
+    """
+    return dict(graph.adjacency()), dict(graph.reverse(copy=False).adjacency())
 
 
 def find_cycle_message(graph: nx.DiGraph) -> str:
@@ -21,12 +46,12 @@ def check_dag(graph: nx.DiGraph, *, what: str = "graph") -> None:
     """Raise a ``ValueError`` naming one cycle when ``graph`` is not a DAG or is empty."""
     if graph.number_of_nodes() == 0:
         raise ValueError(f"the {what} is empty: it needs at least one vertex")
-    compute_layers(graph._succ, graph._pred, graph=graph)
+    compute_layers(graph)
 
 
 def compute_layers(
-    succ: Mapping[Hashable, Mapping[Hashable, Any]],
-    pred: Mapping[Hashable, Mapping[Hashable, Any]],
+    succ: nx.DiGraph | Mapping[Hashable, Mapping[Hashable, Any]],
+    pred: Mapping[Hashable, Mapping[Hashable, Any]] | None = None,
     *,
     graph: nx.DiGraph | None = None,
 ) -> dict[Hashable, int]:
@@ -37,18 +62,34 @@ def compute_layers(
 
     Parameters
     ----------
-    succ, pred : mapping
-        Successor and predecessor adjacency, as ``nx.DiGraph._succ`` / ``_pred``.
+    succ : nx.DiGraph or mapping
+        The directed graph itself (``compute_layers(graph)``, the fast way: its adjacency is read once, as
+        :func:`adjacency_dicts` does), or the successor adjacency ``{v: {successor: ...}}`` of any graph, such
+        as ``graph.succ`` or the first dict of :func:`adjacency_dicts`.
+    pred : mapping, optional
+        With a successor mapping, the predecessor adjacency (``graph.pred``; only its sizes are used).
     graph : nx.DiGraph, optional
-        The graph, used only to name a cycle in the error message.
+        With mappings, the graph, used only to name a cycle in the error message.
 
     Examples
     --------
     >>> g = nx.DiGraph([(0, 1), (1, 2), (0, 2)])
+    >>> compute_layers(g)
+    {0: 0, 1: 1, 2: 2}
     >>> compute_layers(g.succ, g.pred)
     {0: 0, 1: 1, 2: 2}
     """
-    indegree = {v: len(p) for v, p in pred.items()}
+    if pred is None:
+        if not isinstance(succ, nx.Graph):
+            raise TypeError("compute_layers takes a directed graph, or successor and predecessor mappings")
+        if not succ.is_directed():
+            raise ValueError("the graph is undirected: a layering needs a directed graph")
+        graph = succ
+        succ = dict(graph.adjacency())
+        # only the in-degrees: read from the reverse view's adjacency without building a predecessor dict
+        indegree = {v: len(p) for v, p in graph.reverse(copy=False).adjacency()}
+    else:
+        indegree = {v: len(p) for v, p in pred.items()}
     layer = dict.fromkeys(indegree, 0)
     stack = [v for v, d in indegree.items() if d == 0]
     visited = 0
