@@ -36,8 +36,7 @@ __all__ = ["cx_aligned", "cx_subgraph"]
 
 
 def _layers(genome: Genome) -> dict[int, int]:
-    g = genome.graph
-    return compute_layers(g._succ, g._pred, graph=g)
+    return compute_layers(genome.graph)
 
 
 def _replace_by_children(g1: Genome, g2: Genome, l1: dict[int, int], l2: dict[int, int], rng: np.random.Generator,
@@ -87,24 +86,27 @@ def _aligned_child(a: Genome, b: Genome, la: dict[int, int], lb: dict[int, int],
     ga, gb = a.graph, b.graph
     child = copy_graph(ga)
     coins = rng.random(len(ga))
-    for (v, d), coin in zip(child._node.items(), coins, strict=True):
-        other = gb._node.get(v)
+    other_nodes = dict(gb.nodes(data=True))
+    for (v, d), coin in zip(child.nodes(data=True), coins, strict=True):  # d: the child's own attribute dict
+        other = other_nodes.get(v)
         if other is not None and coin < 0.5:
             d.clear()
             d.update(other)
     coins = rng.random(edge_count(ga))
     i = 0
-    for u, nbrs in child._succ.items():
-        other_nbrs = gb._succ.get(u)
-        for v, d in nbrs.items():
+    other_succ = dict(gb.adjacency())
+    for u, nbrs in child.adjacency():
+        other_nbrs = other_succ.get(u)
+        for v, d in nbrs.items():  # d: the child's own edge attribute dict (child.edges[u, v])
             if other_nbrs is not None and v in other_nbrs and coins[i] < 0.5:
                 d.clear()
                 d.update(other_nbrs[v])
             i += 1
     key = {v: (la[v], lb.get(v, 0), v) for v in child}
     room = a.limits.max_edges - edge_count(child)
+    child_succ = dict(child.adjacency())  # plain dict lookups in the loop over the other parent's edges
     candidates = [(u, v, d) for u, v, d in gb.edges(data=True)
-                  if u in key and v in key and v not in child._succ[u] and key[u] < key[v]]
+                  if u in key and v in key and v not in child_succ[u] and key[u] < key[v]]
     coins = rng.random(len(candidates))
     for (u, v, d), coin in zip(candidates, coins, strict=True):
         if room <= 0:
@@ -115,8 +117,8 @@ def _aligned_child(a: Genome, b: Genome, la: dict[int, int], lb: dict[int, int],
     out = _empty_like(a, child)
     out.input_edges, out.output_edges = copy_interface(a.input_edges), copy_interface(a.output_edges)
     out.direct_edges, out.output_biases = copy_interface(a.direct_edges), dict(a.output_biases)
-    _mix(out.input_edges, b.input_edges, child._node.__contains__, a.num_inputs, rng, p_disjoint)
-    _mix(out.output_edges, b.output_edges, child._node.__contains__, a.num_outputs, rng, p_disjoint)
+    _mix(out.input_edges, b.input_edges, child.has_node, a.num_inputs, rng, p_disjoint)
+    _mix(out.output_edges, b.output_edges, child.has_node, a.num_outputs, rng, p_disjoint)
     _mix(out.direct_edges, b.direct_edges, lambda i: i < a.num_inputs, a.num_outputs, rng, p_disjoint)
     for j, bias in b.output_biases.items():
         if j < a.num_outputs and (j not in out.output_biases or rng.random() < 0.5):
@@ -172,8 +174,9 @@ def _exchange_child(a: Genome, b: Genome, la: dict[int, int], lb: dict[int, int]
             child.add_node(v, **d)
             key[v] = (lb[v], 1)
     edges: list[tuple[int, int, dict[str, Any]]] = [*ga.edges(data=True), *gb.edges(data=True)]
+    child_succ = dict(child.adjacency())  # every vertex is in: its inner dicts follow the edges added below
     for u, v, d in edges:
-        if u in key and v in key and key[u] < key[v] and v not in child._succ[u]:
+        if u in key and v in key and key[u] < key[v] and v not in child_succ[u]:
             child.add_edge(u, v, **d)
     out = _empty_like(a, child)
     for v, (_, side) in key.items():  # every vertex keeps the interface it had in the parent it comes from

@@ -22,7 +22,7 @@ import math
 import numpy as np
 
 from deepstruct.genomes import Genome
-from deepstruct.operators._sampling import check_rng, randbelow, random_pair, total_edges
+from deepstruct.operators._sampling import check_rng, edges_fit, randbelow, random_pair
 
 __all__ = ["mut_add_input_edge", "mut_remove_input_edge", "mut_add_output_edge", "mut_remove_output_edge"]
 
@@ -34,9 +34,9 @@ def _check_weight(weight: float | None) -> None:
 
 def _add(genome: Genome, rng: np.random.Generator, max_tries: int, weight: float | None, outputs: bool) -> None:
     _check_weight(weight)
-    if total_edges(genome) >= genome.limits.max_edges:
+    if not edges_fit(genome, 1):
         return
-    nodes = list(genome.graph._node)
+    nodes = list(genome.graph)
     table = genome.output_edges if outputs else genome.input_edges
     size = genome.num_outputs if outputs else genome.num_inputs
     for _ in range(max_tries):
@@ -53,7 +53,7 @@ def _add(genome: Genome, rng: np.random.Generator, max_tries: int, weight: float
 
 def _remove(genome: Genome, rng: np.random.Generator, max_tries: int, outputs: bool) -> None:
     table = genome.output_edges if outputs else genome.input_edges
-    neighbours = genome.graph._succ if outputs else genome.graph._pred
+    neighbours = genome.graph.succ if outputs else genome.graph.pred
     for _ in range(max_tries):
         pair = random_pair(table, rng)
         if pair is None:

@@ -34,11 +34,12 @@ from deepstruct.genomes import Genome, InnovationRegistry
 from deepstruct.genomes.genome import ACTIVATION_NAMES, OPERATION_NAMES
 from deepstruct.operators._sampling import (
     check_rng,
+    cumulative_out_degrees,
+    edges_fit,
     randbelow,
     random_edge,
     random_vertex,
     reaches,
-    total_edges,
 )
 from deepstruct.operators.interface import (
     mut_add_input_edge,
@@ -80,13 +81,13 @@ def mut_add_edge(genome: Genome, *, rng: np.random.Generator, max_tries: int = 1
     if weight is not None and not math.isfinite(weight):
         raise ValueError(f"weight must be a finite number, got {weight!r}")
     g = genome.graph
-    if total_edges(genome) >= genome.limits.max_edges or len(g) < 2:
+    if not edges_fit(genome, 1) or len(g) < 2:
         return (genome,)
-    nodes = list(g._node)
-    succ = g._succ
+    nodes = list(g)
+    has_edge = g.has_edge
     for _ in range(max_tries):
         u, v = nodes[randbelow(rng, len(nodes))], nodes[randbelow(rng, len(nodes))]
-        if u == v or v in succ[u] or u in succ[v]:
+        if u == v or has_edge(u, v) or has_edge(v, u):
             continue
         if reaches(genome, v, u):
             u, v = v, u
@@ -117,15 +118,16 @@ def mut_remove_edge(genome: Genome, *, rng: np.random.Generator) -> tuple[Genome
         ``(genome,)``, DEAP's convention.
     """
     check_rng(rng)
-    edge = random_edge(genome, rng)
+    g = genome.graph
+    cumulative = cumulative_out_degrees(g)  # the edge draw and the edge count in one pass
+    edge = random_edge(genome, rng, cumulative)
     if edge is None:
         return (genome,)
     u, v = edge
-    g = genome.graph
-    orphans = [x for x, alone in ((u, len(g._succ[u]) == 1 and not genome.output_edges.get(u)),
-                                   (v, len(g._pred[v]) == 1 and not genome.input_edges.get(v))) if alone]
+    orphans = [x for x, alone in ((u, len(g.succ[u]) == 1 and not genome.output_edges.get(u)),
+                                   (v, len(g.pred[v]) == 1 and not genome.input_edges.get(v))) if alone]
     need = sum(genome.num_outputs if x == u else genome.num_inputs for x in orphans)
-    if total_edges(genome) - 1 + need > genome.limits.max_edges:
+    if not edges_fit(genome, need - 1, hidden=cumulative[-1]):
         return (genome,)
     g.remove_edge(u, v)
     _reconnect(genome, orphans)
@@ -136,9 +138,9 @@ def _reconnect(genome: Genome, vertices: Sequence[int]) -> None:
     """Connect vertices without a way in to every input and without a way out to every output."""
     g = genome.graph
     for x in vertices:
-        if not g._pred[x] and not genome.input_edges.get(x):
+        if not g.pred[x] and not genome.input_edges.get(x):
             genome.connect_inputs(x)
-        if not g._succ[x] and not genome.output_edges.get(x):
+        if not g.succ[x] and not genome.output_edges.get(x):
             genome.connect_outputs(x)
 
 
@@ -169,19 +171,23 @@ def mut_add_vertex(genome: Genome, *, rng: np.random.Generator, attributes: Mapp
     """
     check_rng(rng)
     g = genome.graph
-    if len(g) >= genome.limits.max_vertices or total_edges(genome) + 1 > genome.limits.max_edges:
+    if len(g) >= genome.limits.max_vertices:
+        return (genome,)
+    cumulative = cumulative_out_degrees(g)  # the edge count and the edge draw in one pass
+    hidden = cumulative[-1] if cumulative else 0
+    if not edges_fit(genome, 1, hidden):
         return (genome,)
     attributes = dict(attributes or {})
-    edge = random_edge(genome, rng)
+    edge = random_edge(genome, rng, cumulative)
     if edge is None:
-        if total_edges(genome) + genome.num_inputs + genome.num_outputs > genome.limits.max_edges:
+        if not edges_fit(genome, genome.num_inputs + genome.num_outputs, hidden):
             return (genome,)
         w = _new_vertex(genome, registry, ("free",), attributes)
         genome.connect_inputs(w)
         genome.connect_outputs(w)
         return (genome,)
     u, v = edge
-    data = g._succ[u][v]
+    data = g.edges[u, v]
     if "weight" in data:
         attributes.setdefault("bias", 0.0)
     w = _new_vertex(genome, registry, ("split", u, v), attributes)
@@ -230,25 +236,24 @@ def mut_remove_vertex(genome: Genome, *, rng: np.random.Generator, reconnect: bo
         return (genome,)
     v = random_vertex(genome, rng)
     assert v is not None
-    preds, succs = dict(g._pred[v]), dict(g._succ[v])
+    preds, succs = dict(g.pred[v]), dict(g.succ[v])
     ins, outs = genome.input_edges.get(v, {}), genome.output_edges.get(v, {})
     hidden: list[tuple[int, int, dict[str, Any]]] = []
     inputs: list[tuple[int, int, dict[str, Any]]] = []
     outputs: list[tuple[int, int, dict[str, Any]]] = []
     if reconnect:
         hidden = [(p, x, _product(dp, dx)) for p, dp in preds.items() for x, dx in succs.items()
-                  if x not in g._succ[p]]
+                  if not g.has_edge(p, x)]
         inputs = [(i, x, _product(di, dx)) for x, dx in succs.items() for i, di in ins.items()
                   if i not in genome.input_edges.get(x, {})]
         outputs = [(p, j, _product(dp, dj)) for p, dp in preds.items() for j, dj in outs.items()
                    if j not in genome.output_edges.get(p, {})]
     need = 0
     if not reconnect:  # with reconnection every neighbour keeps a way in and a way out
-        need = sum(genome.num_inputs for x in succs if len(g._pred[x]) == 1 and not genome.input_edges.get(x))
-        need += sum(genome.num_outputs for p in preds if len(g._succ[p]) == 1 and not genome.output_edges.get(p))
-    after = (total_edges(genome) - len(preds) - len(succs) - len(ins) - len(outs) + len(hidden) + len(inputs)
-             + len(outputs) + need)
-    if after > genome.limits.max_edges:
+        need = sum(genome.num_inputs for x in succs if len(g.pred[x]) == 1 and not genome.input_edges.get(x))
+        need += sum(genome.num_outputs for p in preds if len(g.succ[p]) == 1 and not genome.output_edges.get(p))
+    change = len(hidden) + len(inputs) + len(outputs) + need - len(preds) - len(succs) - len(ins) - len(outs)
+    if not edges_fit(genome, change):
         return (genome,)
     genome.remove_vertex(v)
     for p, x, d in hidden:
@@ -286,33 +291,34 @@ def mut_rewire_edge(genome: Genome, *, rng: np.random.Generator, max_tries: int 
     """
     check_rng(rng)
     g = genome.graph
-    edge = random_edge(genome, rng)
+    cumulative = cumulative_out_degrees(g)  # the edge draw and the edge count in one pass
+    edge = random_edge(genome, rng, cumulative)
     if edge is None or len(g) < 3:
         return (genome,)
     u, v = edge
-    nodes = list(g._node)
+    nodes = list(g)
     move_target = rng.random() < 0.5
     for _ in range(max_tries):
         x = nodes[randbelow(rng, len(nodes))]
         if x == u or x == v:
             continue
         if move_target:
-            if x in g._succ[u] or reaches(genome, x, u):
+            if g.has_edge(u, x) or reaches(genome, x, u):
                 continue
             new, left = (u, x), v
         else:
-            if v in g._succ[x] or reaches(genome, v, x):
+            if g.has_edge(x, v) or reaches(genome, v, x):
                 continue
             new, left = (x, v), u
-        if left == v and len(g._pred[v]) == 1 and not genome.input_edges.get(v):
+        if left == v and len(g.pred[v]) == 1 and not genome.input_edges.get(v):
             need = genome.num_inputs
-        elif left == u and len(g._succ[u]) == 1 and not genome.output_edges.get(u):
+        elif left == u and len(g.succ[u]) == 1 and not genome.output_edges.get(u):
             need = genome.num_outputs
         else:
             need = 0
-        if total_edges(genome) + need > genome.limits.max_edges:
+        if not edges_fit(genome, need, hidden=cumulative[-1]):
             break
-        data = g._succ[u][v]
+        data = g.edges[u, v]
         g.remove_edge(u, v)
         g.add_edge(*new, **data)
         _reconnect(genome, [left])
@@ -351,7 +357,7 @@ def mut_change_attribute(genome: Genome, *, rng: np.random.Generator, attribute:
     v = random_vertex(genome, rng)
     if v is None:
         return (genome,)
-    data = genome.graph._node[v]
+    data = genome.graph.nodes[v]  # the vertex's own attribute dict: changed in place below
     if attribute == "bias":
         data["bias"] = float(data.get("bias", 0.0)) + float(rng.normal(0.0, sigma))
         return (genome,)

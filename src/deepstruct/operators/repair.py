@@ -9,7 +9,7 @@ off every input-to-output path after the limits are enforced is removed (:func:`
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 import networkx as nx
@@ -66,7 +66,7 @@ def drop_invalid_interface(genome: Genome) -> Genome:
     for table, size, hidden in ((genome.input_edges, n_in, True), (genome.output_edges, n_out, True),
                                 (genome.direct_edges, n_out, False)):
         for a in list(table):
-            if (a not in g._node) if hidden else not _index(a, n_in):
+            if (a not in g) if hidden else not _index(a, n_in):
                 del table[a]
                 continue
             inner = table[a]
@@ -85,10 +85,11 @@ def drop_invalid_interface(genome: Genome) -> Genome:
 def connect_dangling(genome: Genome, vertices: list[int] | None = None) -> Genome:
     """Connect every vertex (of ``vertices``, default all) without a way in to every input and every vertex
     without a way out to every output: the meaning schema version 1 gave to sources and sinks."""
+    g = genome.graph
     for v in dangling(genome, vertices):
-        if not genome.graph._pred[v] and not genome.input_edges.get(v):
+        if not g.pred[v] and not genome.input_edges.get(v):
             genome.connect_inputs(v)
-        if not genome.graph._succ[v] and not genome.output_edges.get(v):
+        if not g.succ[v] and not genome.output_edges.get(v):
             genome.connect_outputs(v)
     return genome
 
@@ -97,17 +98,18 @@ def remove_dangling(genome: Genome) -> Genome:
     """Remove every vertex that lies on no input-to-output path (through hidden and interface edges), with its
     edges: the vertices that encoding a pruned phenotype drops."""
     g = genome.graph
-    forward = _reach(g._succ, [v for v, inner in genome.input_edges.items() if inner])
-    backward = _reach(g._pred, [v for v, inner in genome.output_edges.items() if inner])
+    forward = _reach(g.successors, [v for v, inner in genome.input_edges.items() if inner])
+    backward = _reach(g.predecessors, [v for v, inner in genome.output_edges.items() if inner])
     for v in [v for v in g if v not in forward or v not in backward]:
         genome.remove_vertex(v)
     return genome
 
 
-def _reach(adjacency: dict[int, dict[int, dict]], start: list[int]) -> set[int]:
+def _reach(neighbours: Callable[[int], Iterator[int]], start: list[int]) -> set[int]:
+    """The vertices reachable from ``start`` through ``neighbours`` (``graph.successors`` or ``predecessors``)."""
     seen, stack = set(start), list(start)
     while stack:
-        for w in adjacency[stack.pop()]:
+        for w in neighbours(stack.pop()):
             if w not in seen:
                 seen.add(w)
                 stack.append(w)
@@ -132,7 +134,7 @@ def break_cycles(genome: Genome, *, rng: np.random.Generator | None = None) -> G
         if rng is not None:
             members = [members[i] for i in rng.permutation(len(members))]
         rank = {v: i for i, v in enumerate(members)}
-        g.remove_edges_from([(u, v) for u in members for v in g._succ[u] if v in rank and rank[v] < rank[u]])
+        g.remove_edges_from([(u, v) for u in members for v in g.successors(u) if v in rank and rank[v] < rank[u]])
     return genome
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from deepstruct.genomes import Genome, InnovationRegistry
-from deepstruct.operators._sampling import check_rng, total_edges
+from deepstruct.operators._sampling import check_rng, edges_fit
 
 __all__ = ["mut_duplicate_vertex"]
 
@@ -56,7 +56,7 @@ def mut_duplicate_vertex(genome: Genome, *, rng: np.random.Generator,
     vertices = sorted(g.nodes)
     v = vertices[int(rng.integers(len(vertices)))]
     ins, outs = genome.input_edges.get(v, {}), genome.output_edges.get(v, {})
-    if total_edges(genome) + len(g._pred[v]) + len(g._succ[v]) + len(ins) + len(outs) > genome.limits.max_edges:
+    if not edges_fit(genome, g.degree(v) + len(ins) + len(outs)):  # degree: in- plus out-degree
         return (genome,)
     attributes = dict(g.nodes[v])
     w = genome.add_vertex(**attributes) if registry is None else registry.add_vertex(
