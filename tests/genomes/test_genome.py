@@ -1,8 +1,12 @@
 import copy
 
+import networkx as nx
 import pytest
+from hypothesis import given, settings
 
 from deepstruct.genomes import Genome, GenomeError, GenomeLimits
+from deepstruct.genomes.genome import copy_graph
+from tests.genomes.strategies import genomes
 
 
 def test_validation_names_the_problem():
@@ -51,3 +55,21 @@ def test_weights_and_ids():
     genome.connect_outputs(2)
     assert genome.validate().graph.nodes[2] == {"activation": "tanh"}
     assert sorted(genome.input_edges[2]) == [0, 1, 2] and sorted(genome.output_edges[2]) == [0, 1]
+
+
+@given(genomes(max_vertices=12, weights=True))
+@settings(max_examples=40, deadline=None)
+def test_copy_graph_equals_networkx_copy(genome):
+    g = genome.graph
+    g.graph["name"] = "g"
+    out, reference = copy_graph(g), g.copy()
+    assert type(out) is nx.DiGraph and out.graph == reference.graph
+    assert list(out.nodes(data=True)) == list(reference.nodes(data=True))
+    assert list(out.edges(data=True)) == list(reference.edges(data=True))
+    assert {v: dict(out.pred[v]) for v in out} == {v: dict(reference.pred[v]) for v in reference}
+    for u, v, d in out.edges(data=True):
+        assert d is out.pred[v][u] and d is not g.edges[u, v]  # one dict per edge, not the original's
+    for v, d in out.nodes(data=True):
+        assert d is not g.nodes[v]
+    out.add_edge(max(out, default=0) + 1, max(out, default=0) + 2)  # the copy works as any graph
+    assert out.number_of_edges() == g.number_of_edges() + 1 and nx.is_directed_acyclic_graph(out)

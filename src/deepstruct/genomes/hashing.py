@@ -37,6 +37,7 @@ import json
 from typing import Any
 
 from deepstruct.genomes.genome import Genome
+from deepstruct.graph.layering import adjacency_dicts
 
 __all__ = ["canonical_hash", "canonical_order"]
 
@@ -76,8 +77,9 @@ class _Refiner:
         for u, v, d in g.edges(data=True):
             ekey[(u, v)] = _attr_key(d, include_weights)
         self.ekey = ekey
-        self.succ = {v: [(w, ekey[(v, w)]) for w in g._succ[v]] for v in self.vertices}
-        self.pred = {v: [(u, ekey[(u, v)]) for u in g._pred[v]] for v in self.vertices}
+        succ, pred = adjacency_dicts(g)
+        self.succ = {v: [(w, ekey[(v, w)]) for w in succ[v]] for v in self.vertices}
+        self.pred = {v: [(u, ekey[(u, v)]) for u in pred[v]] for v in self.vertices}
         self.budget = budget
         self.calls = 0
 
@@ -114,9 +116,9 @@ class _Refiner:
 
 
 def _twin_classes(genome: Genome, refiner: _Refiner) -> dict[int, tuple]:
-    g = genome.graph
-    return {v: (refiner.vkey[v], tuple(sorted((u, refiner.ekey[(u, v)]) for u in g._pred[v])),
-                tuple(sorted((w, refiner.ekey[(v, w)]) for w in g._succ[v]))) for v in g.nodes}
+    succ, pred = adjacency_dicts(genome.graph)
+    return {v: (refiner.vkey[v], tuple(sorted((u, refiner.ekey[(u, v)]) for u in pred[v])),
+                tuple(sorted((w, refiner.ekey[(v, w)]) for w in succ[v]))) for v in succ}
 
 
 def _search(refiner: _Refiner, colour: dict[int, int], twins: dict[int, tuple]) -> tuple:

@@ -87,7 +87,7 @@ class InnovationRegistry:
                 self._events[key] = vid
                 self.next_id = vid + 1
                 break
-            if vid not in genome.graph._node:
+            if vid not in genome.graph:
                 break
             n += 1
         genome.next_id = max(genome.next_id, vid + 1)

@@ -34,8 +34,8 @@ Interface = dict[int, dict[int, dict[str, Any]]]
 
 def dense_interface(graph: nx.DiGraph, num_inputs: int, num_outputs: int) -> tuple[Interface, Interface]:
     """``(input_edges, output_edges)`` in which every source reads every input and every sink every output."""
-    inputs = {v: {i: {} for i in range(num_inputs)} for v in graph if not graph._pred[v]}
-    outputs = {v: {j: {} for j in range(num_outputs)} for v in graph if not graph._succ[v]}
+    inputs = {v: {i: {} for i in range(num_inputs)} for v, d in graph.in_degree if not d}
+    outputs = {v: {j: {} for j in range(num_outputs)} for v, d in graph.out_degree if not d}
     return inputs, outputs
 
 
@@ -80,9 +80,9 @@ def count_interface_edges(genome: Any) -> int:
 def path_problem(genome: Any, v: int) -> str | None:
     """Why hidden vertex ``v`` is on no input-to-output path (locally: no way in or no way out), or None."""
     g = genome.graph
-    if not g._pred[v] and not genome.input_edges.get(v):
+    if not g.pred[v] and not genome.input_edges.get(v):
         return f"vertex {v} lies on no input-to-output path: it has no predecessor and reads no input"
-    if not g._succ[v] and not genome.output_edges.get(v):
+    if not g.succ[v] and not genome.output_edges.get(v):
         return f"vertex {v} lies on no input-to-output path: it has no successor and feeds no output"
     return None
 

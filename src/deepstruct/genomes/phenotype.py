@@ -30,7 +30,7 @@ from torch import nn
 from deepstruct.genomes.genome import Genome, GenomeError
 from deepstruct.genomes.interface import dense_interface
 from deepstruct.genomes.shape import member_shape
-from deepstruct.graph import CachedLayeredGraph, compute_layers
+from deepstruct.graph import CachedLayeredGraph, adjacency_dicts, compute_layers
 from deepstruct.sparse import ConvCell, DeepCellDAN, MaskedDeepDAN, MaskedDeepFFN, MaskedLinearLayer, ReductionCell
 
 __all__ = ["decode", "encode",  # noqa: F822 (encode: module __getattr__)
@@ -105,7 +105,7 @@ def is_layered(genome: Genome) -> bool:
     vertices read inputs, only last-layer vertices feed outputs (so every sink is in the last layer), and no
     input feeds an output directly."""
     g = genome.graph
-    layer = compute_layers(g._succ, g._pred, graph=g)
+    layer = compute_layers(g)
     last = max(layer.values())
     return (not genome.direct_edges and all(layer[v] == layer[u] + 1 for u, v in g.edges)
             and all(layer[v] == 0 for v in genome.input_edges) and all(layer[v] == last for v in genome.output_edges))
@@ -123,7 +123,7 @@ def phenotype_weights(genome: Genome) -> int:
     15
     """
     g = genome.graph
-    layer = compute_layers(g._succ, g._pred, graph=g)
+    layer = compute_layers(g)
     sizes = Counter(layer.values())
     feeding: dict[int, set[int]] = {}
     for u, v in g.edges:
@@ -161,15 +161,15 @@ def _load_weights(genome: Genome, matrices: Sequence[MaskedLinearLayer], rows: l
     """Copy the genome's inherited weights and biases into the phenotype's matrices: row ``r`` of hidden
     matrix ``t`` is vertex ``rows[t][r]``; ``columns[t]`` maps what a column reads (a hidden vertex, or
     ``("input", i)``) to its index, for every matrix including the output one (the last)."""
-    g = genome.graph
+    nodes, (_, pred) = genome.graph.nodes, adjacency_dicts(genome.graph)  # plain dicts: items() at C speed
     with torch.no_grad():
         for t, vertices in enumerate(rows):
             layer, column, entries = matrices[t], columns[t], []
             for r, v in enumerate(vertices):
-                bias = g._node[v].get("bias")
+                bias = nodes[v].get("bias")
                 if bias is not None and layer.bias is not None:
                     layer.bias[r] = float(bias)
-                entries.extend((r, column[u], float(d["weight"])) for u, d in g._pred[v].items() if "weight" in d)
+                entries.extend((r, column[u], float(d["weight"])) for u, d in pred[v].items() if "weight" in d)
                 entries.extend((r, column["input", i], float(d["weight"]))
                                for i, d in genome.input_edges.get(v, {}).items() if "weight" in d)
             _set(layer, entries)
@@ -196,7 +196,7 @@ def _decode_ffn(genome: Genome, activation: str, use_layer_norm: bool, generator
                           "an input, one before the last feeds an output, or an input feeds an output): decode it "
                           "with kind='dan'")
     g = genome.graph
-    layer = compute_layers(g._succ, g._pred, graph=g)
+    layer = compute_layers(g)
     vertices: list[list[int]] = [[] for _ in range(max(layer.values()) + 1)]
     for v in sorted(g.nodes):
         vertices[layer[v]].append(v)
@@ -212,7 +212,7 @@ def _decode_ffn(genome: Genome, activation: str, use_layer_norm: bool, generator
                     mask[list(inner), columns[t][v]] = True
             else:
                 for r, v in enumerate(vertices[t]):
-                    mask[r, [columns[t][u] for u in g._pred[v]]] = True
+                    mask[r, [columns[t][u] for u in g.pred[v]]] = True
                     mask[r, [columns[t]["input", i] for i in genome.input_edges.get(v, {})]] = True
             layer_module.set_mask(mask)
             layer_module.reset_parameters(generator=generator)
