@@ -133,6 +133,7 @@ class MaskedDeepDAN(MaskableModule):
         modules = [MaskedLinearLayer(self.size_input, len(self.layer_vertices[0]), mask=first, generator=generator)]
         self._column_vertices: list[np.ndarray] = [np.empty(0, dtype=object)]
         self._input_columns = [self.size_input]
+        pred = graph.pred
         for t in graph.layers[1:]:
             n_in = self.size_input if reads is not None and any(v in reads for v in self.layer_vertices[t]) else 0
             start = {}
@@ -143,7 +144,7 @@ class MaskedDeepDAN(MaskableModule):
             mask = torch.zeros(len(self.layer_vertices[t]), n_in + len(columns), dtype=torch.bool)
             rows, cols = [], []
             for v in self.layer_vertices[t]:
-                for u in graph._pred[v]:
+                for u in pred[v]:
                     rows.append(offsets[t][v])
                     cols.append(start[layer_of[u]] + offsets[layer_of[u]][u])
                 for i in reads.get(v, ()) if reads is not None else ():
