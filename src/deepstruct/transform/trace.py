@@ -96,7 +96,7 @@ class _Recorder(fx.Interpreter):
         self.seen: dict[str, int] = {}
 
     def run_node(self, n: fx.Node) -> Any:
-        self._node = n
+        self._current = n  # the fx node being run (an fx.Node, not networkx)
         return super().run_node(n)
 
     def _name(self, base: str) -> str:
@@ -111,13 +111,13 @@ class _Recorder(fx.Interpreter):
 
     def call_function(self, target: Any, args: tuple, kwargs: dict) -> Any:
         out = super().call_function(target, args, kwargs)
-        self.calls.append(Call(self._node.name, None, target, args, kwargs, out))
+        self.calls.append(Call(self._current.name, None, target, args, kwargs, out))
         return out
 
     def call_method(self, target: Any, args: tuple, kwargs: dict) -> Any:
         out = super().call_method(target, args, kwargs)
         func = getattr(torch.Tensor, target, None) or getattr(type(args[0]), target)
-        self.calls.append(Call(self._node.name, None, func, args, kwargs, out))
+        self.calls.append(Call(self._current.name, None, func, args, kwargs, out))
         return out
 
 
