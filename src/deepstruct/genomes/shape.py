@@ -52,7 +52,7 @@ def member_shape(genome: Genome, *, validate: bool = True) -> MemberShape:
     g = genome.graph
     if g.number_of_nodes() == 0:
         raise GenomeError("the genome has no vertices")
-    layer = compute_layers(g.succ, g.pred)
+    layer = compute_layers(g)
     sizes = Counter(layer.values())
     widths = tuple(sizes[t] for t in range(len(sizes)))
     feeding: list[set[int]] = [{_INPUT}] + [set() for _ in widths[1:]]
