@@ -134,13 +134,16 @@ def mut_remove_edge(genome: Genome, *, rng: np.random.Generator) -> tuple[Genome
     return (genome,)
 
 
+_NONE = object()
+
+
 def _reconnect(genome: Genome, vertices: Sequence[int]) -> None:
     """Connect vertices without a way in to every input and without a way out to every output."""
-    g = genome.graph
-    for x in vertices:
-        if not g.pred[x] and not genome.input_edges.get(x):
+    predecessors, successors = genome.graph.predecessors, genome.graph.successors
+    for x in vertices:  # next(iterator, _NONE): an emptiness test that builds no AtlasView (half the time)
+        if next(predecessors(x), _NONE) is _NONE and not genome.input_edges.get(x):
             genome.connect_inputs(x)
-        if not g.succ[x] and not genome.output_edges.get(x):
+        if next(successors(x), _NONE) is _NONE and not genome.output_edges.get(x):
             genome.connect_outputs(x)
 
 
