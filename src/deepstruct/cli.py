@@ -1,11 +1,15 @@
 """The ``deepstruct`` command: ``evolve``, ``resume``, ``report`` and ``extract``.
 
-Bad arguments or configuration end with one line ``deepstruct: error: ...`` naming the field, exit code 2.
+Bad arguments or configuration end with one line ``deepstruct: error: ...`` naming the field, exit code 2
+(``evolve --check`` stops there: it trains nothing and writes nothing). A run stopped by a full disk ends with
+one line naming the run directory, exit code 1; its last checkpoint is intact, so ``resume`` goes on once there is
+space again.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from collections.abc import Sequence
@@ -17,6 +21,14 @@ __all__ = ["main", "build_parser"]
 
 class UsageError(ValueError):
     """A bad command line (exit code 2)."""
+
+
+class DiskFull(RuntimeError):
+    """A run stopped because its directory's disk is full (exit code 1)."""
+
+
+#: errno values of a full disk (or an exhausted quota).
+NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 class _Parser(argparse.ArgumentParser):
@@ -89,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     evolve.add_argument("--set", action="append", default=[], type=_assignment, metavar="FIELD=VALUE",
                         help="override any config field, e.g. --set training.learning_rate=0.01")
     evolve.add_argument("--no-progress", action="store_true", help="no progress bar")
+    evolve.add_argument("--check", action="store_true",
+                        help="check the configuration (fields, task, initialiser, operators), print it as TOML and "
+                             "stop: nothing is trained or written")
     resume = sub.add_parser("resume", help="continue a run from its run directory")
     resume.add_argument("run_dir")
     resume.add_argument("--evaluator", help="serial or ray (results do not depend on it)")
@@ -149,9 +164,32 @@ def _evolve(args: argparse.Namespace) -> int:
     run = EvolutionRun(config, progress=not args.no_progress, allow_import=trusted)
     if (run.run_dir / "config.json").exists():
         raise UsageError(f"out: {run.run_dir} already holds a run; resume it with `deepstruct resume {run.run_dir}`")
+    if args.check:
+        from deepstruct.evo.config import config_to_toml
+
+        sys.stdout.write(config_to_toml(config))
+        print(f"deepstruct: the configuration is valid (task {config.task.name}, run directory {run.run_dir}); "
+              "nothing was trained or written", file=sys.stderr)
+        return 0
     print(f"deepstruct: run directory {run.run_dir} ({config.task.name}, {config.algorithm.name}, "
           f"{config.evaluator.kind} evaluator)", file=sys.stderr)
-    return _finish(run.run())
+    return _finish(_run(run))
+
+
+def _run(run: Any) -> Any:
+    """``run.run()``; a full disk becomes :class:`DiskFull` naming the run directory (the previous checkpoint is
+    intact: checkpoints are replaced atomically, and a torn journal line is dropped on resume)."""
+    try:
+        return run.run()
+    except OSError as exc:
+        if exc.errno not in NO_SPACE:
+            raise
+        where = f" writing {exc.filename}" if exc.filename else ""
+        if (run.run_dir / "config.json").is_file():
+            then = f"its last checkpoint is intact: free some space, then `deepstruct resume {run.run_dir}`"
+        else:
+            then = "nothing of the run was saved: free some space and start it again"
+        raise DiskFull(f"no space left on device in the run directory {run.run_dir}{where}; {then}") from exc
 
 
 def _finish(run: Any) -> int:
@@ -172,8 +210,8 @@ def _resume(args: argparse.Namespace) -> int:
                  (("evaluator", "kind"), ("workers", "workers"), ("address", "address"))
                  if getattr(args, key) is not None}
     task = _named_again(args, read_config(Path(args.run_dir)), args.run_dir)  # the config resume reads
-    return _finish(EvolutionRun.resume(args.run_dir, evaluator_overrides=overrides, progress=not args.no_progress,
-                                       task=task).run())
+    return _finish(_run(EvolutionRun.resume(args.run_dir, evaluator_overrides=overrides,
+                                            progress=not args.no_progress, task=task)))
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -210,6 +248,17 @@ def _extract(args: argparse.Namespace) -> int:
 _COMMANDS = {"evolve": _evolve, "resume": _resume, "report": _report, "extract": _extract}
 
 
+def _one_line(text: str) -> str:
+    """``text`` with line breaks and other unprintable characters escaped: an error is one line, whatever file
+    names or values it quotes."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii")
+                   for c in text)
+
+
+def _error(message: str) -> None:
+    print(f"deepstruct: error: {_one_line(message)}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``deepstruct`` console script; returns the exit code."""
     from deepstruct.evo.config import ConfigError
@@ -219,11 +268,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         return _COMMANDS[args.command](args)
     except (UsageError, ConfigError) as exc:
-        print(f"deepstruct: error: {exc}", file=sys.stderr)
+        _error(str(exc))
         return 2
     except FileNotFoundError as exc:
-        print(f"deepstruct: error: {exc.strerror}: {exc.filename}", file=sys.stderr)
+        _error(f"{exc.strerror}: {exc.filename}")
         return 2
+    except DiskFull as exc:
+        _error(str(exc))
+        return 1
+    except OSError as exc:  # report or extract on a full disk (a run's own writes are DiskFull)
+        if exc.errno not in NO_SPACE:
+            raise
+        _error(f"no space left on device{f' writing {exc.filename}' if exc.filename else ''}")
+        return 1
     except KeyboardInterrupt:
         print("deepstruct: interrupted; continue with `deepstruct resume RUN_DIR`", file=sys.stderr)
         return 130

@@ -35,13 +35,17 @@ def _copy(run_dir: Path, tmp_path: Path) -> Path:
 
 
 def _hostile(run_dir: Path, marker: Path, files: tuple[str, ...] = ("config.json", "checkpoint.json")) -> None:
-    """Rewrite the run's config the way an attacker would: the task runs a shell command."""
+    """Rewrite the run's config the way an attacker would: the task runs a shell command. The attacker seals the
+    checkpoint again (its checksum guards against damage, not against an attack)."""
+    from deepstruct.evo.persistence import SEAL, sealed_json
+
     for name in files:
         data = json.loads((run_dir / name).read_text())
         config = data["config"] if name == "checkpoint.json" else data
         config["task"]["name"] = "os:system"
         config["task"]["params"] = {"command": f"touch {marker}"}
-        (run_dir / name).write_text(json.dumps(data))
+        data.pop(SEAL, None)
+        (run_dir / name).write_text(sealed_json(data) if name == "checkpoint.json" else json.dumps(data))
 
 
 def _error(capsys: pytest.CaptureFixture[str]) -> str:

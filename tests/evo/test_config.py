@@ -27,7 +27,7 @@ def test_defaults_round_trip_through_toml(tmp_path: Path) -> None:
                            max_size=3, unique=True))
 def test_any_valid_config_round_trips(population: int, generations: int, epochs: int, algorithm: str, mode: str,
                                       prune: float, seed: int, objectives: list[str]) -> None:
-    import tomllib
+    from deepstruct.evo.config import tomllib  # tomli on Python 3.10
 
     config = RunConfig().override({
         "algorithm.population": population, "algorithm.generations": generations, "training.epochs": epochs,

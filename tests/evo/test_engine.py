@@ -154,15 +154,21 @@ def test_an_evaluator_turns_a_wrong_answer_of_the_fitness_function_into_penaltie
 
 def test_resume_refuses_a_hand_edited_checkpoint(tmp_path: Path) -> None:
     EvolutionRun(tiny_config(**{"algorithm.generations": 1}), tmp_path / "run").run(report=False)
+    from deepstruct.evo.persistence import sealed_json
+
     path = tmp_path / "run" / "checkpoint.json"
     original = json.loads(path.read_text())
+    seal = original.pop("checksum")
+    path.write_text(json.dumps({**original, "evaluations": original["evaluations"] + 1, "checksum": seal}))
+    with pytest.raises(ConfigError, match="checksum does not match"):  # an edit that keeps the old seal
+        EvolutionRun.resume(tmp_path / "run")
     for field, value, message in [("generation", "3", "generation"), ("strategy", [], "strategy"),
                                   ("version", 99, "version")]:
-        path.write_text(json.dumps({**original, field: value}))
+        path.write_text(sealed_json({**original, field: value}))  # edits sealed again: the checks behind the seal
         with pytest.raises(ConfigError, match=message):
             EvolutionRun.resume(tmp_path / "run")
     other = dict(original, config={**original["config"], "seed": 5})
-    path.write_text(json.dumps(other))
+    path.write_text(sealed_json(other))
     with pytest.raises(ConfigError, match="another configuration"):
         EvolutionRun.resume(tmp_path / "run")
 

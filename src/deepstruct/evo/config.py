@@ -9,14 +9,21 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-if sys.version_info >= (3, 11):
+from deepstruct.evo.checks import MAX_CONFIG_BYTES, MAX_DEPTH, ConfigError
+from deepstruct.evo.checks import check_choice as _choice
+from deepstruct.evo.checks import check_float as _float
+from deepstruct.evo.checks import check_int as _int
+from deepstruct.evo.checks import check_name as _name
+from deepstruct.evo.checks import check_plain as _plain
+from deepstruct.evo.checks import short_repr as _r
+
+try:
     import tomllib
-else:  # pragma: no cover
+except ModuleNotFoundError:  # Python 3.10: the tomli backport (a dependency there)
     import tomli as tomllib
 
 __all__ = [
@@ -37,28 +44,6 @@ PRUNE_LAYERS = ("all", "hidden")
 DEVICES = ("auto", "cpu", "cuda")
 
 
-class ConfigError(ValueError):
-    """A configuration value is invalid; the message names the field."""
-
-
-def _int(where: str, value: Any, low: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigError(f"{where} must be an int >= {low}, got {value!r}")
-
-
-def _float(where: str, value: Any, low: float, high: float = math.inf, *, open_low: bool = False) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"{where} must be a finite number, got {value!r}")
-    if value < low or value > high or (open_low and value == low):
-        bound = f"({low}, {high}]" if open_low else f"[{low}, {high}]"
-        raise ConfigError(f"{where} must lie in {bound}, got {value!r}")
-
-
-def _choice(where: str, value: Any, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ConfigError(f"{where} must be one of {', '.join(allowed)}; got {value!r}")
-
-
 @dataclass(frozen=True)
 class TaskConfig:
     """The data set: ``digits`` (default), ``mnist1d``, ``fashion-mnist``, or ``module:function`` (user task)."""
@@ -71,12 +56,13 @@ class TaskConfig:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
-            raise ConfigError(f"task.name must be a non-empty string, got {self.name!r}")
+            raise ConfigError(f"task.name must be a non-empty string, got {_r(self.name)}")
         _float("task.validation_fraction", self.validation_fraction, 0.0, 0.5, open_low=True)
         _float("task.test_fraction", self.test_fraction, 0.0, 0.5, open_low=True)
         _int("task.max_samples", self.max_samples, 0)
         if not isinstance(self.params, dict):
-            raise ConfigError(f"task.params must be a table, got {self.params!r}")
+            raise ConfigError(f"task.params must be a table, got {_r(self.params)}")
+        _plain("task.params", self.params)
 
 
 @dataclass(frozen=True)
@@ -97,8 +83,7 @@ class GenomeConfig:
     max_edges: int = 4096
 
     def __post_init__(self) -> None:
-        if not isinstance(self.init, str) or not self.init:
-            raise ConfigError(f"genome.init must be an initialiser name, got {self.init!r}")
+        _name("genome.init", self.init)
         _int("genome.num_vertices", self.num_vertices)
         _int("genome.max_vertices", self.max_vertices)
         _int("genome.max_edges", self.max_edges)
@@ -107,7 +92,8 @@ class GenomeConfig:
             raise ConfigError(f"genome.num_vertices={self.num_vertices} exceeds genome.max_vertices="
                               f"{self.max_vertices}")
         if not isinstance(self.params, dict):
-            raise ConfigError(f"genome.params must be a table, got {self.params!r}")
+            raise ConfigError(f"genome.params must be a table, got {_r(self.params)}")
+        _plain("genome.params", self.params)
 
     def limits(self) -> Any:
         """The :class:`deepstruct.genomes.GenomeLimits` of the run (the one source of limits for loaders and
@@ -150,11 +136,11 @@ class TrainingConfig:
         _choice("training.device", self.device, DEVICES)
         objectives = tuple(self.objectives) if isinstance(self.objectives, (list, tuple)) else self.objectives
         if not isinstance(objectives, tuple) or not objectives:
-            raise ConfigError(f"training.objectives must be a non-empty list, got {self.objectives!r}")
+            raise ConfigError(f"training.objectives must be a non-empty list, got {_r(self.objectives)}")
         for name in objectives:
             _choice("training.objectives", name, tuple(OBJECTIVES))
         if len(set(objectives)) != len(objectives):
-            raise ConfigError(f"training.objectives has a duplicate: {list(objectives)!r}")
+            raise ConfigError(f"training.objectives has a duplicate: {_r(list(objectives))}")
         object.__setattr__(self, "objectives", objectives)
 
 
@@ -184,10 +170,10 @@ class AlgorithmConfig:
     def __post_init__(self) -> None:
         _choice("algorithm.name", self.name, ALGORITHMS)
         if not isinstance(self.asynchronous, bool):
-            raise ConfigError(f"algorithm.asynchronous must be true or false, got {self.asynchronous!r}")
+            raise ConfigError(f"algorithm.asynchronous must be true or false, got {_r(self.asynchronous)}")
         _float("algorithm.max_seconds", self.max_seconds, 0.0)
         if self.asynchronous and self.name != "aging":
-            raise ConfigError(f"algorithm.asynchronous needs algorithm.name = 'aging' (got {self.name!r}): "
+            raise ConfigError(f"algorithm.asynchronous needs algorithm.name = 'aging' (got {_r(self.name)}): "
                               "only aging evolution is steady-state")
         _int("algorithm.population", self.population, 2)
         _int("algorithm.generations", self.generations, 0)
@@ -201,15 +187,13 @@ class AlgorithmConfig:
         if self.elites >= self.population:
             raise ConfigError(f"algorithm.elites={self.elites} must be below algorithm.population={self.population}")
         if not isinstance(self.mutations, dict) or not self.mutations:
-            raise ConfigError(f"algorithm.mutations must be a non-empty table name -> weight, got {self.mutations!r}")
+            raise ConfigError(f"algorithm.mutations must be a non-empty table name -> weight, got {_r(self.mutations)}")
         for name, weight in self.mutations.items():
-            if not isinstance(name, str) or not name.startswith("mut_"):
-                raise ConfigError(f"algorithm.mutations: {name!r} is not a mutation name (mut_...)")
+            _name("algorithm.mutations", name, "mut_")
             _float(f"algorithm.mutations.{name}", weight, 0.0)
-        if sum(self.mutations.values()) <= 0:
-            raise ConfigError("algorithm.mutations: the weights sum to zero")
-        if not isinstance(self.crossover, str) or not self.crossover.startswith("cx_"):
-            raise ConfigError(f"algorithm.crossover must be a crossover name (cx_...), got {self.crossover!r}")
+        if not 0 < sum(self.mutations.values()) < math.inf:
+            raise ConfigError("algorithm.mutations: the weights must have a positive, finite sum")
+        _name("algorithm.crossover", self.crossover, "cx_")
 
     @property
     def num_offspring(self) -> int:
@@ -236,7 +220,7 @@ class EvaluatorConfig:
         _int("evaluator.max_batch_weights", self.max_batch_weights)
         _float("evaluator.gpus_per_task", self.gpus_per_task, 0.0, 1.0, open_low=True)
         if not isinstance(self.address, str):
-            raise ConfigError(f"evaluator.address must be a string, got {self.address!r}")
+            raise ConfigError(f"evaluator.address must be a string, got {_r(self.address)}")
 
 
 _SECTIONS: dict[str, type] = {
@@ -259,8 +243,8 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         _int("seed", self.seed, 0)
-        if not isinstance(self.out, str):
-            raise ConfigError(f"out must be a path (a string), got {self.out!r}")
+        if not isinstance(self.out, str) or "\0" in self.out:
+            raise ConfigError(f"out must be a path (a string without NUL), got {_r(self.out)}")
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -288,10 +272,10 @@ class RunConfig:
             target = data
             for part in parts[:-1]:
                 if part not in target or not isinstance(target[part], dict):
-                    raise ConfigError(f"unknown configuration field {dotted!r}")
+                    raise ConfigError(f"unknown configuration field {_r(dotted)}")
                 target = target[part]
             if parts[-1] not in target and not (len(parts) == 3 and parts[1] in ("params", "mutations")):
-                raise ConfigError(f"unknown configuration field {dotted!r}")
+                raise ConfigError(f"unknown configuration field {_r(dotted)}")
             target[parts[-1]] = value
         return RunConfig.from_dict(data)
 
@@ -301,13 +285,14 @@ def _check_fields(cls: type, data: dict[str, Any], prefix: str) -> None:
     known = {f.name for f in fields(cls)}
     for key in data:
         if key not in known:
-            raise ConfigError(f"unknown configuration field '{prefix}{key}' (known: {', '.join(sorted(known))})")
+            raise ConfigError(f"unknown configuration field {_r(prefix + str(key))} "
+                              f"(known: {', '.join(sorted(known))})")
 
 
 def _section(name: str, value: Any) -> Any:
     cls = _SECTIONS[name]
     if not isinstance(value, dict):
-        raise ConfigError(f"{name} must be a table, got {value!r}")
+        raise ConfigError(f"{name} must be a table, got {_r(value)}")
     _check_fields(cls, value, f"{name}.")
     try:
         return cls(**value)
@@ -315,16 +300,49 @@ def _section(name: str, value: Any) -> Any:
         raise ConfigError(f"{name}: {exc}") from None
 
 
+def _check_key_depth(text: str, where: str) -> None:
+    """Refuse a key of more dotted parts than any table may nest before parsing it: the parser takes time
+    quadratic in the parts of a key (20,000 take 14 s)."""
+    limit = 4 * MAX_DEPTH
+    for number, line in enumerate(text.splitlines(), start=1):
+        head = line.lstrip()
+        if not head.startswith("["):
+            head = head.split("=", 1)[0] if "=" in head else ""
+        if head.split("#", 1)[0].count(".") > limit:
+            raise ConfigError(f"{where}, line {number}: a key of more than {limit} dotted parts (tables nest at "
+                              f"most {MAX_DEPTH} deep)")
+
+
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> RunConfig:
-    """Read a TOML file into a :class:`RunConfig`, then apply dotted ``overrides``."""
+    """Read a TOML file into a :class:`RunConfig`, then apply dotted ``overrides``.
+
+    Whatever the file holds, the only error is a :class:`ConfigError` naming the file and the problem (a field,
+    a TOML syntax error with its line, bytes that are not UTF-8, nesting too deep for the parser).
+    """
     path = Path(path)
+    where = f"config file {str(path)!r}"
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(f"config file {str(path)!r} does not exist") from None
+        raise ConfigError(f"{where} does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"{where} cannot be read: {exc.strerror}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{where} holds {len(raw)} bytes, over the {MAX_CONFIG_BYTES} a run configuration may have")
+    try:
+        text = raw.decode("utf-8-sig")  # a byte-order mark (as some editors write) is dropped
+        _check_key_depth(text, where)
+        data = tomllib.loads(text)
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{where} is not UTF-8 text (byte {exc.start}: {exc.reason})") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
-    config = RunConfig.from_dict(data)
+        raise ConfigError(f"{where} is not valid TOML: {exc}") from None
+    except RecursionError:  # the parser recurses once per level of nested arrays or inline tables
+        raise ConfigError(f"{where} is not valid TOML: arrays or inline tables nest too deeply") from None
+    try:
+        config = RunConfig.from_dict(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
     return config.override(overrides) if overrides else config
 
 
@@ -334,16 +352,21 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return '"' + "".join(_ESCAPES.get(c) or (f"\\u{ord(c):04x}" if ord(c) < 32 or ord(c) == 127 else c)
+                             for c in value) + '"'
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, dict):
         return "{" + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + "}"
-    raise ConfigError(f"cannot write {value!r} to TOML")
+    raise ConfigError(f"cannot write {_r(value)} to TOML")
+
+
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
 
 
 def _toml_key(key: str) -> str:
-    return key if key.replace("_", "").replace("-", "").isalnum() else _toml_value(key)
+    bare = key.replace("_", "").replace("-", "")
+    return key if bare.isascii() and bare.isalnum() else _toml_value(key)
 
 
 def config_to_toml(config: RunConfig) -> str:

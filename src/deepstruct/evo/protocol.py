@@ -148,8 +148,13 @@ class EvaluationResult:
         """Read :meth:`to_dict` output back (also the result records of version-1 journals, without ``key``)."""
         if not isinstance(data, dict) or not isinstance(data.get("values"), list):
             raise ValueError(f"not an evaluation result: {str(data)[:80]!r}")
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in data["values"]):
+            raise ValueError(f"evaluation result {key}: values must be numbers, got {str(data['values'])[:80]}")
         stats = data.get("stats") or {}
         if not isinstance(stats, dict):
-            raise ValueError(f"evaluation result {key}: stats must be a table, got {stats!r}")
+            raise ValueError(f"evaluation result {key}: stats must be a table, got {str(stats)[:80]}")
+        for name, kind in (("reason", str), ("genome", dict), ("evaluated", dict)):
+            if data.get(name) is not None and not isinstance(data[name], kind):
+                raise ValueError(f"evaluation result {key}: {name} must be a {kind.__name__} or null")
         return cls(str(data.get("key", key)), tuple(data["values"]), data.get("reason"), data.get("genome"),
                    dict(stats), float(data.get("seconds") or 0.0), data.get("evaluated"))

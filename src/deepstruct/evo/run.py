@@ -45,6 +45,17 @@ def default_run_dir(config: RunConfig) -> Path:
     return Path("runs") / f"{name}-{config.algorithm.name}-s{config.seed}-{stamp}"
 
 
+def _usable(run_dir: Path) -> Path:
+    """``run_dir`` if it can be a run directory (a directory, or a path that can be made one); a
+    :class:`ConfigError` naming it otherwise (a name too long for the file system, a file in the way)."""
+    try:
+        if run_dir.exists() and not run_dir.is_dir():
+            raise ConfigError(f"out: {str(run_dir)[:200]!r} exists and is not a directory")
+    except OSError as exc:
+        raise ConfigError(f"out: {str(run_dir)[:200]!r} cannot be a run directory ({exc.strerror})") from None
+    return run_dir
+
+
 class EvolutionRun:
     """One run in one directory. ``EvolutionRun(config).run()`` evolves; ``EvolutionRun.resume(dir).run()`` goes on.
 
@@ -71,12 +82,13 @@ class EvolutionRun:
         from deepstruct.genomes import INITIALISERS
 
         self.config = config
-        self.run_dir = Path(run_dir or config.out or default_run_dir(config))
+        self.run_dir = _usable(Path(run_dir or config.out or default_run_dir(config)))
         self.objectives = config.training.objectives
         self.limits = config.genome.limits()
         if config.genome.init not in INITIALISERS:
             raise ConfigError(f"genome.init must be one of {', '.join(INITIALISERS)}; got {config.genome.init!r}")
         self.task = task if task is not None else load_task(config.task, seed=config.seed, allow_import=allow_import)
+        self._check_initialiser()
         self.fitness_fn = fitness_fn
         self._evaluator = evaluator
         self.progress = progress
@@ -119,6 +131,21 @@ class EvolutionRun:
         if checkpoint is not None:
             run.load_checkpoint(checkpoint)
         return run
+
+    def _check_initialiser(self) -> None:
+        """Draw a throwaway genome of the smallest and the largest initial size (with an RNG of its own), so that
+        ``genome.params`` the initialiser cannot take fail here with a :class:`ConfigError`, before the run
+        directory, the evaluator or any training exists."""
+        from deepstruct.genomes import INITIALISERS
+
+        g = self.config.genome
+        for size in sorted({g.num_vertices, min(g.min_vertices, g.num_vertices) if g.min_vertices else g.num_vertices}):
+            try:
+                INITIALISERS[g.init](self.task.num_inputs, self.task.num_classes, size,
+                                     rng=np.random.default_rng(0), **g.params)
+            except Exception as exc:  # noqa: BLE001 - whatever the initialiser raises, the params are unusable
+                raise ConfigError(f"genome.params {str(g.params)[:80]}: {g.init} cannot draw a genome of {size} "
+                                  f"vertices ({type(exc).__name__}: {str(exc)[:200]})") from None
 
     def make_evaluator(self) -> Evaluator:
         ev, device = self.config.evaluator, self.config.training.device
@@ -191,10 +218,21 @@ class EvolutionRun:
 
         evaluator.evaluate(batches, arrived)
         for ind in todo:
-            self.assign(ind, self.store.cache[ind.key].result)
+            self.assign(ind, self.store.result(ind.key))
         self.evaluations += len(requests)
         return {"nevals": len(requests), "cached": cached,
                 "penalties": sum(ind.reason is not None for ind in individuals)}
+
+    def journal_position(self) -> int:
+        """Where the run stands in its journal after generation ``self.generation``: the leading records that are
+        results of it or of a generation before it. That is every record in a run that was not interrupted, but a
+        resumed run that replays a generation whose checkpoint was lost (killed while it was written in the
+        background) has records of later generations (or asynchronous asks) loaded already."""
+        records, cache = self.store.records, self.store.cache
+        for index, record in enumerate(records):
+            if record["type"] != "result" or cache[record["key"]].generation > self.generation:
+                return index
+        return len(records)
 
     def known(self, genome: Genome) -> bool:
         """Whether an isomorphic genome was evaluated in a completed generation."""
@@ -237,7 +275,7 @@ class EvolutionRun:
         the generation that ends past ``algorithm.max_seconds`` of run time."""
         total = self.config.algorithm.generations
         self._session_start = time.monotonic()
-        with self.store.open(self.config):
+        with self.store.open(self.config, self.resumed):
             evaluator = self._evaluator or self.make_evaluator()
             bar = make_progress(total + 1, self.generation + 1, self.progress)
             try:
@@ -275,7 +313,7 @@ class EvolutionRun:
             "config": self.config.to_dict(), "rng": self.rng.bit_generator.state,
             "strategy": self.strategy.state_dict(), "hall_of_fame": [ind.to_dict() for ind in self.hall_of_fame],
             "logbook": [dict(r) for r in self.logbook], "objectives": list(self.objectives),
-            "seconds": self.seconds(), "journal_position": len(self.store.records),
+            "seconds": self.seconds(), "journal_position": self.journal_position(),
             "innovations": self.registry.to_dict(),
         }
         if extra:

@@ -44,7 +44,7 @@ class SteadyState:
         self.max_batches = max(1, min(evaluator.capacity, config.population // self.batch_size))
         resumed = run.resumed or {}
         state = resumed.get("steady_state") or {  # the start, after the initial generation
-            "asked": 0, "told": 0, "position": int(resumed.get("journal_position", len(run.store.records))),
+            "asked": 0, "told": 0, "position": run.journal_position(),
             "in_flight": [], "cycle": {"nevals": 0, "cached": 0}}
         self.asked, self.told = int(state["asked"]), int(state["told"])
         self.position = int(state["position"])
@@ -93,7 +93,7 @@ class SteadyState:
     def tell(self, child: Individual) -> None:
         run = self.owner
         self.in_flight = [kept for kept in ([c for c in batch if c is not child] for batch in self.in_flight) if kept]
-        run.assign(child, run.store.cache[child.key].result)
+        run.assign(child, run.store.result(child.key))
         run.strategy.tell([child])
         self.told += 1
         if not self.replaying:
@@ -107,7 +107,9 @@ class SteadyState:
         run = self.owner
         counts = {**self.cycle, "penalties": sum(ind.reason is not None for ind in run.strategy.population)}
         self.cycle = {"nevals": 0, "cached": 0}
-        run.end_generation(counts, None if self.replaying else self.bar, self.state())
+        # the checkpoint's journal position is this loop's (a replayed cycle has later records loaded already)
+        run.end_generation(counts, None if self.replaying else self.bar,
+                           {**self.state(), "journal_position": self.position})
 
     def arrived(self, result: EvaluationResult, request: EvaluationRequest) -> None:
         run = self.owner

@@ -8,6 +8,12 @@
   config, innovation registry), written atomically on a background thread.
 - The cache (key -> result and the generation it came from) is rebuilt from the journal, so no evaluation that
   finished is ever lost or repeated.
+
+Both files are sealed (:func:`deepstruct.evo.persistence.sealed_json`), and a resume checks that they agree
+before it goes on (:meth:`RunStore.check_checkpoint`): the journal holds every result the checkpoint counts,
+results of later generations come after its position, and its individuals' fitnesses are the journalled ones. A
+journalled result is checked against its genome when it is first used. Whatever is wrong ends with a
+:class:`ConfigError` naming the file, never with a run that goes on from wrong state.
 """
 
 from __future__ import annotations
@@ -18,12 +24,13 @@ from typing import Any
 
 from deepstruct.evo import persistence as files
 from deepstruct.evo.config import ConfigError, RunConfig, config_to_toml
-from deepstruct.evo.protocol import EvaluationRequest, EvaluationResult
+from deepstruct.evo.protocol import EvaluationRequest, EvaluationResult, genome_key
 
 __all__ = ["RunStore", "CachedResult", "CHECKPOINT_SCHEMA", "CHECKPOINT_VERSION", "validate_checkpoint"]
 
 CHECKPOINT_SCHEMA = "deepstruct.evo.checkpoint"
-CHECKPOINT_VERSION = 2
+CHECKPOINT_VERSION = 3  # 3: sealed (a "checksum" member; journal lines have a "sum")
+_RECORD_FIELDS = {"result": {"type", "gen", "key", "seed", "result"}, "ask": {"type", "keys"}, "tell": {"type", "key"}}
 
 #: Fields of a checkpoint and the JSON type each must have.
 _FIELDS: dict[str, type | tuple[type, ...]] = {
@@ -40,22 +47,43 @@ class CachedResult:
     generation: int
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def validate_checkpoint(data: Any, where: Path | str) -> dict[str, Any]:
-    """``data`` if it is a checkpoint this version reads; a :class:`ConfigError` naming the bad field otherwise."""
+    """``data`` (without its seal) if it is a checkpoint this version reads: its seal matches, every field has
+    its type, and the logbook has one line per generation. A :class:`ConfigError` naming the problem otherwise."""
     if not isinstance(data, dict) or data.get("schema") != CHECKPOINT_SCHEMA:
         raise ConfigError(f"{where} is not a deepstruct checkpoint (no schema {CHECKPOINT_SCHEMA!r})")
-    if data.get("version") not in (1, CHECKPOINT_VERSION):
-        raise ConfigError(f"{where}: checkpoint version {data.get('version')!r} is not supported "
-                          f"(this deepstruct reads 1 and {CHECKPOINT_VERSION})")
+    if data.get("version") not in (1, 2, CHECKPOINT_VERSION):
+        raise ConfigError(f"{where}: checkpoint version {str(data.get('version'))[:20]!r} is not supported "
+                          f"(this deepstruct reads 1 to {CHECKPOINT_VERSION})")
     for name, kind in _FIELDS.items():
         value = data.get(name)
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise ConfigError(f"{where}: field {name!r} must be {getattr(kind, '__name__', kind)}, got {value!r:.60}")
+    try:
+        data, sealed = files.unseal(data, files.SEAL)
+    except ValueError as exc:
+        raise ConfigError(f"{where} is damaged: {exc}") from None
+    if not sealed and data["version"] >= 3:
+        raise ConfigError(f"{where} is damaged: it has no {files.SEAL!r} (a hand edit)")
     if data["generation"] < -1 or data["evaluations"] < 0:
         raise ConfigError(f"{where}: generation {data['generation']} / evaluations {data['evaluations']} out of range")
+    logbook = data["logbook"]
+    if len(logbook) != data["generation"] + 1 or any(not isinstance(r, dict) or r.get("gen") != i
+                                                     for i, r in enumerate(logbook)):
+        raise ConfigError(f"{where}: generation {data['generation']} does not match its logbook of {len(logbook)} "
+                          "lines (one per generation, numbered from 0)")
+    position = data.get("journal_position", 0)
+    if not _is_int(position) or position < 0:
+        raise ConfigError(f"{where}: field 'journal_position' must be an int >= 0, got {position!r:.60}")
     population = data["strategy"].get("population")
     if not isinstance(population, list) or not all(isinstance(p, dict) for p in population):
         raise ConfigError(f"{where}: field 'strategy.population' must be a list of individuals")
+    if not all(isinstance(p, dict) for p in data["hall_of_fame"]):
+        raise ConfigError(f"{where}: field 'hall_of_fame' must be a list of individuals")
     return data
 
 
@@ -68,23 +96,36 @@ class RunStore:
         self.run_dir = Path(run_dir)
         self.cache: dict[str, CachedResult] = {}
         self.records: list[dict[str, Any]] = []  # every journal record, in order (an asynchronous run replays them)
+        self.config: RunConfig | None = None
+        self._unchecked: set[str] = set()  # keys read from the journal, not yet checked against their genome
         self._journal: files.Journal | None = None
         self._writer = files.BackgroundWriter()
         self._lock: Any = None
 
     # -- opening ---------------------------------------------------------------------------------------------
-    def open(self, config: RunConfig) -> RunStore:
+    def open(self, config: RunConfig, checkpoint: dict[str, Any] | None = None) -> RunStore:
+        """Lock the directory, write the config once, read the journal (and check it against ``checkpoint``, the
+        one a resumed run starts from), open the journal for appending."""
+        self.config = config
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._lock = _lock(self.run_dir)  # before anything in the directory changes: a live run keeps its files
         try:
             for stale in self.run_dir.glob(".*.tmp"):
                 stale.unlink(missing_ok=True)
             config_file = self.run_dir / files.CONFIG
-            if not config_file.exists():
+            if not config_file.exists():  # config.toml first: config.json marks a run directory
+                toml = self.run_dir / "config.toml"
+                with files.naming(toml):
+                    toml.write_text(config_to_toml(config), encoding="utf-8")
                 files.write_json_atomic(config_file, config.to_dict())
-                (self.run_dir / "config.toml").write_text(config_to_toml(config), encoding="utf-8")
             self.load_journal()
-            self._journal = files.Journal(self.run_dir / files.JOURNAL)
+            if checkpoint is not None:
+                self.check_checkpoint(checkpoint)
+            start = checkpoint.get("journal_position", 0) if checkpoint is not None else 0
+            for record in self.records[start:]:  # results no checkpoint counts yet: checked now, not on use
+                if record["type"] == "result":
+                    self.result(record["key"])
+            self._journal = files.Journal(self.run_dir / files.JOURNAL, seal=True)
         except BaseException:
             self.close()
             raise
@@ -97,40 +138,113 @@ class RunStore:
         self.close()
 
     def close(self) -> None:
+        """Wait for the last checkpoint write, close the journal, release the lock (always, whatever fails)."""
+        journal, lock = self._journal, self._lock
+        self._journal = self._lock = None
         try:
             self._writer.wait()
         finally:
-            if self._journal is not None:
-                self._journal.close()
-                self._journal = None
-            if self._lock is not None:
-                self._lock.close()
-                self._lock = None
+            try:
+                if journal is not None:
+                    journal.close()
+            finally:
+                if lock is not None:
+                    lock.close()
 
     # -- the journal -------------------------------------------------------------------------------------------
     def load_journal(self) -> None:
-        """Rebuild the cache and the event list from ``journal.jsonl`` (version-1 lines have no ``type``)."""
+        """Rebuild the cache and the event list from ``journal.jsonl`` (version-1 lines have no ``type``).
+
+        Every line is checked: its seal, its fields and their types, and that no key has two results (a run
+        journals a key once)."""
         path = self.run_dir / files.JOURNAL
         self.cache.clear()
         self.records.clear()
-        for number, record in enumerate(files.read_journal(path), start=1):
+        self._unchecked.clear()
+        try:
+            lines = files.read_journal(path, sealed=True)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        objectives = len(self.config.training.objectives) if self.config is not None else None
+        for number, record in enumerate(lines, start=1):
             kind = record.get("type", "result") if isinstance(record, dict) else None
             try:
+                if kind not in _RECORD_FIELDS:
+                    raise ValueError(f"unknown record type {str(kind)[:40]!r}")
+                unknown = set(record) - _RECORD_FIELDS[kind]
+                if unknown:
+                    raise ValueError(f"unknown field {sorted(unknown)[0][:40]!r}")
                 if kind == "result":
-                    result = EvaluationResult.from_dict(record["result"], key=record["key"])
-                    self.cache.setdefault(result.key, CachedResult(result, int(record["gen"])))
-                    record = {"type": "result", "key": result.key}
+                    key, gen, data = record["key"], record["gen"], record["result"]
+                    if not isinstance(key, str) or not _is_int(gen) or gen < 0:
+                        raise TypeError("'key' must be a string and 'gen' an int >= 0")
+                    if isinstance(data, dict) and data.get("key", key) != key:
+                        raise ValueError(f"the result's key {str(data['key'])[:40]!r} is not the line's {key!r}")
+                    result = EvaluationResult.from_dict(data, key=key)
+                    if objectives is not None and len(result.values) != objectives:
+                        raise ValueError(f"{len(result.values)} objective values, the run has {objectives}")
+                    if key in self.cache:
+                        raise ValueError(f"a second result of {key} (a run journals every key once)")
+                    self.cache[key] = CachedResult(result, gen)
+                    self._unchecked.add(key)
+                    record = {"type": "result", "key": key}
                 elif kind == "ask":
-                    if not isinstance(record["keys"], list):
-                        raise TypeError("'keys' must be a list")
-                elif kind == "tell":
-                    if not isinstance(record["key"], str):
-                        raise TypeError("'key' must be a string")
-                else:
-                    raise ValueError(f"unknown record type {kind!r}")
+                    if not isinstance(record["keys"], list) or not all(isinstance(k, str) for k in record["keys"]):
+                        raise TypeError("'keys' must be a list of strings")
+                elif not isinstance(record["key"], str):
+                    raise TypeError("'key' must be a string")
             except (KeyError, TypeError, ValueError) as exc:
                 raise ConfigError(f"{path}: line {number} is not a journal record ({exc})") from None
             self.records.append(record)
+
+    def check_checkpoint(self, data: dict[str, Any]) -> None:
+        """Refuse a checkpoint (validated) that disagrees with the journal just read: it counts results the
+        journal lacks, a result of a generation after it sits before its position (or one of a generation it
+        covers after it), or an individual's fitness is not the journalled result of its key."""
+        where = f"{self.run_dir / files.CHECKPOINT} and {self.run_dir / files.JOURNAL}"
+        generation, position = data["generation"], data.get("journal_position")
+        if position is not None:
+            if position > len(self.records):
+                raise ConfigError(f"{where} disagree: the checkpoint counts {position} journal records, the journal "
+                                  f"holds {len(self.records)} (lines are missing)")
+            results = [r["key"] for r in self.records[:position] if r["type"] == "result"]
+            if len(results) != data["evaluations"]:
+                raise ConfigError(f"{where} disagree: the checkpoint counts {data['evaluations']} evaluations, the "
+                                  f"journal holds {len(results)} results before its position {position}")
+            for index, record in enumerate(self.records):
+                if record["type"] == "result" and (self.cache[record["key"]].generation <= generation) != (
+                        index < position):
+                    raise ConfigError(f"{where} disagree: the result of {record['key']} (generation "
+                                      f"{self.cache[record['key']].generation}) is on the wrong side of the "
+                                      f"checkpoint of generation {generation}")
+        for entry in [*data["strategy"]["population"], *data["hall_of_fame"]]:
+            key, values = entry.get("key"), entry.get("values")
+            if key is None or values is None:
+                continue
+            hit = self.cache.get(key) if isinstance(key, str) else None
+            if hit is None or list(hit.result.values) != values:
+                found = "none" if hit is None else list(hit.result.values)
+                raise ConfigError(f"{where} disagree: the checkpoint gives {str(key)[:40]} the fitness "
+                                  f"{str(values)[:60]}, the journal {found}")
+
+    def result(self, key: str) -> EvaluationResult:
+        """The cached result of ``key``; the first use of a result read from the journal checks that it belongs
+        to its key (the evaluated genome hashes to it, a re-encoded genome loads)."""
+        hit = self.cache[key].result
+        if key in self._unchecked:
+            from deepstruct.genomes import Genome, GenomeError
+
+            limits = self.config.genome.limits() if self.config is not None else None
+            try:
+                if hit.evaluated is not None and genome_key(Genome.from_dict(hit.evaluated, limits=limits)) != key:
+                    raise ValueError("the evaluated genome has another key")
+                if hit.genome is not None:
+                    Genome.from_dict(hit.genome, limits=limits)
+            except (GenomeError, ValueError, TypeError, KeyError) as exc:
+                raise ConfigError(f"{self.run_dir / files.JOURNAL}: the result of {key} does not belong to it "
+                                  f"({exc}): a damaged or edited journal") from None
+            self._unchecked.discard(key)
+        return hit
 
     def record_result(self, generation: int, request: EvaluationRequest, result: EvaluationResult) -> None:
         """Journal a result (durable before this returns, against a kill) and cache it."""
@@ -155,12 +269,16 @@ class RunStore:
 
     # -- the checkpoint ----------------------------------------------------------------------------------------
     def save_checkpoint(self, data: dict[str, Any]) -> None:
-        """Write the checkpoint atomically on a background thread (the next generation does not wait for it)."""
+        """Write the checkpoint atomically on a background thread (the next generation does not wait for it),
+        after the journal lines it counts are durable (so a power loss never leaves a checkpoint ahead of its
+        journal)."""
+        if self._journal is not None:
+            self._journal.sync()
         self._writer.submit(self.run_dir / files.CHECKPOINT, {"schema": CHECKPOINT_SCHEMA,
-                                                               "version": CHECKPOINT_VERSION, **data})
+                                                               "version": CHECKPOINT_VERSION, **data}, seal=True)
 
     def read_checkpoint(self) -> dict[str, Any] | None:
-        """The validated checkpoint, or ``None`` when the run has none yet."""
+        """The validated checkpoint (without its seal), or ``None`` when the run has none yet."""
         path = self.run_dir / files.CHECKPOINT
         if not path.is_file():
             return None

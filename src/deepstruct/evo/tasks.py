@@ -84,6 +84,10 @@ def split_task(name: str, x: np.ndarray, y: np.ndarray, config: TaskConfig, *, s
         x_test = np.asarray(x_test, dtype=np.float32).reshape(len(x_test), -1)
         y_test = np.asarray(y_test).astype(np.int64).reshape(-1)
     x_val, y_val, x_train, y_train = x[:n_val], y[:n_val], x[n_val:], y[n_val:]
+    if not (len(x_train) and len(x_val) and len(x_test)):
+        raise ConfigError(f"task {name!r}: {n} samples (task.max_samples={config.max_samples}) leave "
+                          f"{len(x_train)} for training, {len(x_val)} for validation and {len(x_test)} for testing; "
+                          "each needs at least one")
     num_classes = int(max(y_train.max(), y_val.max(), y_test.max())) + 1
     return Task(name, np.ascontiguousarray(x_train), y_train, np.ascontiguousarray(x_val), y_val,
                 np.ascontiguousarray(x_test), y_test, num_classes)
