@@ -1,0 +1,84 @@
+"""Fuzz ``deepstruct evolve --config FILE`` offline with a large seeded corpus and print the counts per outcome.
+
+    .venv/bin/python benchmarks/fuzz_run_configs.py [--files 20000] [--seed 0] [--keep DIR] [--no-cli]
+
+The corpus and the oracle are those of ``tests/cli/test_fuzz_run_configs.py`` (``tests/fuzzing/run_configs.py``):
+TOML written by ``config_to_toml`` for the defaults and a few variants, each with one to three mutations (table
+values and keys, text, bytes), and here also nesting 100,000 deep and strings of a million characters. Outcomes:
+``valid`` (loads, and ``evolve --check`` accepts it), ``ConfigError`` (clean error, exit code 2, one line naming the
+file), ``refused`` (loads, then a clean error from evolve's later checks: task, initialiser, operators, run
+directory), anything else (listed with the mutations that produced it, and written to ``--keep DIR``). Runs,
+evaluators and Ray are patched to raise, so nothing trains. Exit status 1 when any file had another outcome.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.fuzzing.run_configs import check_case, config_corpus, no_training  # noqa: E402
+
+OK = ("valid", "ConfigError", "refused")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--files", type=int, default=20_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--keep", type=Path, help="write every file with another outcome here")
+    parser.add_argument("--no-cli", action="store_true", help="judge load_config only (no evolve --check)")
+    args = parser.parse_args(argv)
+
+    work = Path(tempfile.mkdtemp(prefix="fuzz-configs-"))
+    os.chdir(work)  # a default run directory is relative: --check must not create one here
+    outcomes: Counter[str] = Counter()
+    by_mutation: dict[str, Counter[str]] = defaultdict(Counter)
+    examples: dict[str, list[str]] = defaultdict(list)
+    slowest = (0.0, "")
+    start = time.perf_counter()
+    corpus = config_corpus(args.files, args.seed, depths=(10, 40, 600, 5_000, 100_000),
+                           huge=(10_000, 200_000, 1_000_000))
+    with no_training():
+        for case in corpus:
+            outcome = check_case(case, work / "run.toml", check_cli=not args.no_cli)
+            outcomes[outcome.kind] += 1
+            for name in set(case.mutations):
+                by_mutation[name][outcome.kind] += 1
+            label = f"case {case.index} {'+'.join(case.mutations)} ({len(case.data)} bytes)"
+            if outcome.seconds > slowest[0]:
+                slowest = (outcome.seconds, label)
+            if outcome.kind not in OK:
+                examples[outcome.kind].append(f"{label}: {outcome.detail}")
+                if args.keep is not None:
+                    args.keep.mkdir(parents=True, exist_ok=True)
+                    (args.keep / f"case{case.index}.toml").write_bytes(case.data)
+    elapsed = time.perf_counter() - start
+    leftovers = sorted(p.name for p in work.iterdir() if not p.name.startswith("run.toml"))
+
+    total = sum(outcomes.values())
+    print(f"{total} run configs (seed {args.seed}) in {elapsed:.0f} s ({1000 * elapsed / max(total, 1):.1f} ms each)")
+    for kind, n in outcomes.most_common():
+        print(f"  {kind:<16} {n:>8}  ({100 * n / total:.2f}%)")
+    print(f"slowest: {slowest[0]:.3f} s, {slowest[1]}")
+    print(f"files left in the working directory besides the case: {leftovers or 'none'}")
+    print(f"\n{'mutation':<24} {'files':>8} {'valid':>8} {'ConfigError':>12} {'refused':>8} {'other':>6}")
+    for name in sorted(by_mutation):
+        c = by_mutation[name]
+        other = sum(n for k, n in c.items() if k not in OK)
+        print(f"{name:<24} {sum(c.values()):>8} {c['valid']:>8} {c['ConfigError']:>12} {c['refused']:>8} {other:>6}")
+    for kind, lines in examples.items():
+        print(f"\n{kind}: {len(lines)} files, for example")
+        for line in lines[:5]:
+            print("  " + line)
+    return 0 if set(outcomes) <= set(OK) and not leftovers else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
