@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from deepstruct.batch_plan import MAX_DEPTH_PADDING
 from deepstruct.genomes.phenotype import ACTIVATIONS, VertexActivationDAN
 from deepstruct.graph import CachedLayeredGraph
 from deepstruct.sparse import MaskedDeepDAN
@@ -198,6 +199,8 @@ def test_plan_batches_partitions_within_the_limits(specs, max_members, budget, r
         assert len(batch) * repeats <= max(max_members, repeats) and batch == sorted(batch)
         assert len({shapes[i].num_inputs for i in batch}) == 1
         assert len(batch) == 1 or padded_weights([shapes[i] for i in batch for _ in range(repeats)]) <= budget
+        depths = [shapes[i].num_layers for i in batch]
+        assert len(batch) == 1 or len(batch) * max(depths) <= MAX_DEPTH_PADDING * sum(depths)
     assert plan_batches(shapes, max_members, budget, repeats=repeats) == plan
     if repeats == 1:
         assert plan_batches(shapes, max_members, budget) == plan
@@ -210,6 +213,12 @@ def test_plan_batches_groups_similar_sizes():
     mixed = padded_weights([_shape(widths[i]) for i in [0, 1, 2]]) + padded_weights(
         [_shape(widths[i]) for i in [3, 4, 5]])
     assert sum(padded_weights([_shape(widths[i]) for i in b]) for b in plan) < mixed
+
+
+def test_plan_batches_keeps_shallow_members_apart_from_deep_ones():
+    shallow, deep, middle = [_shape(8)] * 6, [_shape(3, depth=7)] * 2, [_shape(3, depth=3)] * 3 + [_shape(3, depth=4)]
+    plan = plan_batches(shallow + deep + middle, 20, 10**6)
+    assert plan == [[0, 1, 2, 3, 4, 5], [8, 9, 10, 11], [6, 7]]  # depths 3 and 4 share a batch, 1 and 7 do not
 
 
 def test_plan_batches_checks_its_limits():
