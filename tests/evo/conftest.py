@@ -20,6 +20,25 @@ def tiny_config(**overrides: Any) -> RunConfig:
     return RunConfig().override(base)
 
 
+class Killed(BaseException):
+    """Raised from inside a fitness function: the run dies between two checkpoints, as on a kill."""
+
+
+def dying_after(calls: int) -> Any:
+    """A fitness function that evaluates as usual for ``calls`` calls and raises :class:`Killed` on the next."""
+    from deepstruct.evo.fitness import evaluate_requests
+
+    seen = [0]
+
+    def fitness(requests: list, data: dict, batched: bool) -> list:
+        seen[0] += 1
+        if seen[0] > calls:
+            raise Killed
+        return evaluate_requests(requests, data, batched=batched)
+
+    return fitness
+
+
 @pytest.fixture(scope="session")
 def ray_session() -> Iterator[Any]:
     """One local Ray instance (2 CPUs, no dashboard) for every Ray test of the session."""

@@ -26,29 +26,11 @@ import pytest
 from deepstruct.cli import main
 from deepstruct.evo.persistence import read_journal
 from deepstruct.evo.run import EvolutionRun
-from tests.evo.conftest import tiny_config
+from tests.evo.conftest import Killed, dying_after, tiny_config
 from tests.fuzzing.run_dirs import CHECKPOINT, JOURNAL, RunDirCase, final_state, journal_results, run_dir_cases
 
 CONFIG = tiny_config(**{"task.max_samples": 300, "training.epochs": 1, "genome.num_vertices": 10,
                         "algorithm.population": 4, "algorithm.generations": 2, "evaluator.batch": 1, "seed": 3})
-
-
-class _Kill(BaseException):
-    """Raised from inside the fitness function: the run dies between two checkpoints, as on a kill."""
-
-
-def _dying_after(calls: int) -> Any:
-    from deepstruct.evo.fitness import evaluate_requests
-
-    seen = [0]
-
-    def fitness(requests: list, data: dict, batched: bool) -> list:
-        seen[0] += 1
-        if seen[0] > calls:
-            raise _Kill
-        return evaluate_requests(requests, data, batched=batched)
-
-    return fitness
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +39,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     EvolutionRun(CONFIG, root / "whole").run(report=False)
     nevals = [line["nevals"] for line in json.loads((root / "whole" / CHECKPOINT).read_text())["logbook"]]
     last = max(g for g in range(1, len(nevals)) if nevals[g] >= 2)  # the kill lands inside generation `last`
-    crashing = EvolutionRun(CONFIG, root / "interrupted", fitness_fn=_dying_after(sum(nevals[:last]) + 1))
-    with pytest.raises(_Kill):
+    crashing = EvolutionRun(CONFIG, root / "interrupted", fitness_fn=dying_after(sum(nevals[:last]) + 1))
+    with pytest.raises(Killed):
         crashing.run(report=False)
     data = json.loads((root / "interrupted" / CHECKPOINT).read_text())
     assert data["generation"] == last - 1

@@ -12,7 +12,7 @@ import pytest
 from deepstruct.evo.config import ConfigError
 from deepstruct.evo.persistence import read_journal
 from deepstruct.evo.run import EvolutionRun
-from tests.evo.conftest import tiny_config
+from tests.evo.conftest import Killed, dying_after, tiny_config
 
 
 def _config(**changes: Any) -> Any:
@@ -46,24 +46,6 @@ def test_an_asynchronous_run_is_reproducible_and_journals_every_ask_and_tell(tmp
     assert len(a.logbook) == 4
 
 
-class _Kill(BaseException):
-    """Raised from inside the fitness function: the run dies between two checkpoints, as on a kill."""
-
-
-def _dying_after(calls: int) -> Any:
-    from deepstruct.evo.fitness import evaluate_requests
-
-    seen = [0]
-
-    def fitness(requests: list, data: dict, batched: bool) -> list:
-        seen[0] += 1
-        if seen[0] > calls:
-            raise _Kill
-        return evaluate_requests(requests, data, batched=batched)
-
-    return fitness
-
-
 @pytest.mark.parametrize("crash", ["generation 1", "generation 2", "batch 4", "batch 7"])
 def test_a_crashed_asynchronous_run_resumes_to_the_uninterrupted_result(tmp_path: Path, crash: str) -> None:
     EvolutionRun(_config(), tmp_path / "whole").run(report=False)
@@ -77,8 +59,8 @@ def test_a_crashed_asynchronous_run_resumes_to_the_uninterrupted_result(tmp_path
 
         crashing.on_generation = stop
     else:  # between checkpoints: the resumed run replays the journal after the last one
-        crashing = EvolutionRun(_config(), tmp_path / "crashed", fitness_fn=_dying_after(int(number)))
-    with pytest.raises((_Crash, _Kill)):
+        crashing = EvolutionRun(_config(), tmp_path / "crashed", fitness_fn=dying_after(int(number)))
+    with pytest.raises((_Crash, Killed)):
         crashing.run(report=False)
     resumed = EvolutionRun.resume(tmp_path / "crashed")
     resumed.run(report=False)
@@ -88,8 +70,8 @@ def test_a_crashed_asynchronous_run_resumes_to_the_uninterrupted_result(tmp_path
 
 
 def test_a_journal_from_another_run_is_refused_on_replay(tmp_path: Path) -> None:
-    crashing = EvolutionRun(_config(), tmp_path / "run", fitness_fn=_dying_after(7))
-    with pytest.raises(_Kill):
+    crashing = EvolutionRun(_config(), tmp_path / "run", fitness_fn=dying_after(7))
+    with pytest.raises(Killed):
         crashing.run(report=False)
     journal = tmp_path / "run" / "journal.jsonl"
     lines = journal.read_text().splitlines()
