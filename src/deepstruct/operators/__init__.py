@@ -10,6 +10,7 @@ included) within the genome's limits. The operators that create vertices (``mut_
 This package never imports torch or ray.
 """
 
+from deepstruct.operators.attributes import mut_change_attribute, mut_prune_weights
 from deepstruct.operators.crossover import cx_aligned, cx_subgraph
 from deepstruct.operators.interface import (
     mut_add_input_edge,
@@ -22,8 +23,6 @@ from deepstruct.operators.mutation import (
     mut_add_edge,
     mut_add_vertex,
     mut_any,
-    mut_change_attribute,
-    mut_prune_weights,
     mut_remove_edge,
     mut_remove_vertex,
     mut_rewire_edge,

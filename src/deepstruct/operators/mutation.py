@@ -8,7 +8,8 @@ connected to every input, one without a way out to every output: what schema ver
 and a sink, so on a genome with the dense interface these operators change the network as they always did.
 The operators that create vertices take an optional :class:`~deepstruct.genomes.InnovationRegistry`
 (``registry=``), which gives the same structural event the same id across a population; without one the
-genome's own counter numbers new vertices. Mutations of the interface: :mod:`deepstruct.operators.interface`.
+genome's own counter numbers new vertices. Mutations of the interface: :mod:`deepstruct.operators.interface`;
+of attributes and inherited weights: :mod:`deepstruct.operators.attributes`.
 
 Examples
 --------
@@ -23,7 +24,6 @@ Examples
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -31,7 +31,6 @@ from typing import Any
 import numpy as np
 
 from deepstruct.genomes import Genome, InnovationRegistry
-from deepstruct.genomes.genome import ACTIVATION_NAMES, OPERATION_NAMES
 from deepstruct.operators._sampling import (
     check_rng,
     cumulative_out_degrees,
@@ -47,10 +46,9 @@ from deepstruct.operators.interface import (
     mut_remove_input_edge,
     mut_remove_output_edge,
 )
-from deepstruct.operators.repair import remove_dangling, remove_edge_of_kind
 
 __all__ = ["mut_add_edge", "mut_remove_edge", "mut_add_vertex", "mut_remove_vertex", "mut_rewire_edge",
-           "mut_change_attribute", "mut_prune_weights", "mut_any", "MUTATIONS"]
+           "mut_any", "MUTATIONS"]
 
 
 def mut_add_edge(genome: Genome, *, rng: np.random.Generator, max_tries: int = 16,
@@ -326,96 +324,6 @@ def mut_rewire_edge(genome: Genome, *, rng: np.random.Generator, max_tries: int 
         g.add_edge(*new, **data)
         _reconnect(genome, [left])
         break
-    return (genome,)
-
-
-def mut_change_attribute(genome: Genome, *, rng: np.random.Generator, attribute: str = "activation",
-                         choices: Sequence[str] | None = None, sigma: float = 0.1) -> tuple[Genome]:
-    """Change one attribute of a random vertex.
-
-    ``activation`` and ``op`` take a new value from ``choices`` (default: every name the decoder knows),
-    different from the current one; ``bias`` (an inherited weight) gets Gaussian noise of scale ``sigma``.
-
-    Parameters
-    ----------
-    genome : Genome
-        Mutated in place.
-    rng : numpy.random.Generator
-        All randomness.
-    attribute : {"activation", "op", "bias"}
-        Which vertex attribute to change.
-    choices : sequence of str, optional
-        The values ``activation`` or ``op`` may take.
-    sigma : float
-        Noise scale for ``bias``.
-
-    Returns
-    -------
-    tuple of Genome
-        ``(genome,)``, DEAP's convention.
-    """
-    check_rng(rng)
-    if attribute == "bias" and not (math.isfinite(sigma) and sigma >= 0):
-        raise ValueError(f"sigma must be a finite, non-negative noise scale, got {sigma!r}")
-    v = random_vertex(genome, rng)
-    if v is None:
-        return (genome,)
-    data = genome.graph.nodes[v]  # the vertex's own attribute dict: changed in place below
-    if attribute == "bias":
-        data["bias"] = float(data.get("bias", 0.0)) + float(rng.normal(0.0, sigma))
-        return (genome,)
-    if attribute not in ("activation", "op"):
-        raise ValueError(f"mut_change_attribute cannot change {attribute!r}: use 'activation', 'op' or 'bias'")
-    options = list(choices) if choices is not None else list(
-        ACTIVATION_NAMES if attribute == "activation" else OPERATION_NAMES)
-    if not options:
-        raise ValueError("mut_change_attribute needs at least one choice")
-    current = data.get(attribute)
-    options = [o for o in options if o != current] or options
-    data[attribute] = options[randbelow(rng, len(options))]
-    return (genome,)
-
-
-def mut_prune_weights(genome: Genome, *, rng: np.random.Generator, k: int = 1) -> tuple[Genome]:
-    """Remove the ``k`` edges (hidden, input, output or input-to-output) with the smallest inherited weight
-    magnitude (ties broken at random), then the vertices left on no input-to-output path, as encoding a
-    pruned phenotype does.
-
-    Edges without an inherited ``weight`` are never pruned; a genome without weights is left unchanged, and so
-    is one that the pruning would leave without a vertex.
-
-    Parameters
-    ----------
-    genome : Genome
-        Mutated in place.
-    rng : numpy.random.Generator
-        All randomness.
-    k : int
-        How many edges to remove.
-
-    Returns
-    -------
-    tuple of Genome
-        ``(genome,)``, DEAP's convention.
-    """
-    check_rng(rng)
-    if isinstance(k, bool) or not isinstance(k, int) or k < 0:
-        raise ValueError(f"k must be a non-negative int, got {k!r}")
-    weighted = [(abs(float(d["weight"])), "h", u, v) for u, v, d in genome.graph.edges(data=True) if "weight" in d]
-    for kind, table in (("i", genome.input_edges), ("o", genome.output_edges), ("d", genome.direct_edges)):
-        weighted.extend((abs(float(d["weight"])), kind, *((b, a) if kind == "i" else (a, b)))  # (source, target)
-                        for a, inner in table.items() for b, d in inner.items() if "weight" in d)
-    if not weighted or k == 0:
-        return (genome,)
-    ties = rng.random(len(weighted))
-    smallest = heapq.nsmallest(k, range(len(weighted)), key=lambda i: (weighted[i][0], ties[i]))
-    trial = genome.copy()
-    for index in smallest:
-        _, kind, source, target = weighted[index]
-        remove_edge_of_kind(trial, kind, source, target)
-    remove_dangling(trial)
-    if len(trial.graph):
-        genome.adopt(trial)
     return (genome,)
 
 
