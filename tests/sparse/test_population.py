@@ -235,3 +235,27 @@ def test_member_shape_of_a_model():
     shape = MemberShape.of(model)
     assert shape == MemberShape(3, 2, (1, 2), ((-1,), (0,), (1,)), (3, 1, 2))
     assert shape.weights == 3 + 2 + 4
+
+
+def test_wide_rows_are_padded_to_the_granule_and_compute_each_members_own_network():
+    """Widths and outputs from MIN_PADDED up are padded (10 outputs -> 16 rows, 9..13 units -> 16); the padding
+    is zero, masked, and invisible in the logits, with and without layer norm."""
+    from deepstruct.batch_plan import MIN_PADDED, ROW_GRANULE
+
+    models = []
+    for width, norm in ((9, False), (13, True), (4, False)):
+        graph = CachedLayeredGraph()
+        graph.add_edges_from((u, width + v) for u in range(width) for v in range(3))  # width units -> 3 units
+        models.append(MaskedDeepDAN(6, 10, graph, norm, generator=torch.Generator().manual_seed(width)))
+    population = PopulationDAN(models)
+    rows = population.layout.rows
+    assert rows[0] == 16 and rows[-1] == 16 and rows[1] == 3  # a 3-unit layer stays narrow
+    assert all(r % ROW_GRANULE == 0 for r in rows if r >= MIN_PADDED)
+    x = torch.randn(7, 6)
+    logits = population(x)
+    assert logits.shape == (3, 7, 10)
+    for k, model in enumerate(models):
+        assert torch.allclose(logits[k], model(x), atol=1e-5)
+    padding = population.view(population.mask, "hidden_2")[:, :, 10:]  # output rows past the 10 logits
+    assert padding.numel() and not torch.any(padding)
+    assert padded_weights(models) == population.padded_weights()

@@ -290,7 +290,7 @@ class PopulationDAN(nn.Module):
             elif p not in pieces:
                 z = z.expand(self.num_members, batch, rows)
             if p == self.num_layers:
-                return z
+                return z[..., : self.size_output]  # the output rows past the logits are padding
             if self.uses_norm:
                 z = self._norm(p, z, effective[f"gamma_{p}"], effective[f"beta_{p}"])
             hidden.append(self._activate(p, z))
