@@ -4,7 +4,7 @@ Plain data (numpy only; importing this module does not import torch). A :class:`
 (:meth:`MemberShape.of`) or from a genome without building one (:func:`deepstruct.genomes.shape.member_shape`,
 also ``deepstruct.genomes.phenotype.member_shape``), so the evolution engine plans its batches from the requests
 alone (:func:`deepstruct.evo.batching.plan_batches`) and :class:`~deepstruct.sparse.population.PopulationDAN`
-allocates exactly what the plan counted. ``deepstruct.sparse.batch_plan`` re-exports this module.
+allocates exactly what the plan counted.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MemberShape", "Layout", "padded_weights", "plan_batches"]
+__all__ = ["MemberShape", "Layout", "padded_weights", "plan_batches", "INPUT_BLOCK", "MAX_DEPTH_PADDING", "ROW_GRANULE"]
 
-_INPUT = -1  # the block id of the model inputs; hidden layer j is block j
+INPUT_BLOCK = -1  # the block id of the model inputs; hidden layer j is block j
 
 
 @dataclass(frozen=True)
@@ -55,12 +55,12 @@ class MemberShape:
     @property
     def live_layers(self) -> tuple[bool, ...]:
         """Whether each hidden layer's output reaches the logits (a dead layer's parameters get no gradient)."""
-        need = {b for b in self.feeding[-1] if b != _INPUT}
+        need = {b for b in self.feeding[-1] if b != INPUT_BLOCK}
         live = [False] * self.num_layers
         for t in reversed(range(self.num_layers)):
             if t in need:
                 live[t] = True
-                need.update(b for b in self.feeding[t] if b != _INPUT)
+                need.update(b for b in self.feeding[t] if b != INPUT_BLOCK)
         return tuple(live)
 
     @property
@@ -121,8 +121,8 @@ class Layout:
         for s in shapes:
             for t, feeding in enumerate(s.feeding):
                 p = t if t < s.num_layers else depth
-                blocks[p].update(b for b in feeding if b != _INPUT)
-                if _INPUT in feeding:
+                blocks[p].update(b for b in feeding if b != INPUT_BLOCK)
+                if INPUT_BLOCK in feeding:
                     projected.add(p)
         ordered = tuple(tuple(sorted(b)) for b in blocks)
         offsets, columns = [], []
@@ -231,8 +231,7 @@ def plan_batches(members: Sequence[Any], max_members: int, max_padded_weights: i
         deepest = max(shapes[j].num_layers for j in candidate)
         if current and (len(candidate) * repeats > max_members or not same_interface
                         or len(candidate) * deepest > MAX_DEPTH_PADDING * (depths + shapes[i].num_layers)
-                        or padded_weights([shapes[j] for j in candidate for _ in range(repeats)])
-                        > max_padded_weights):
+                        or repeats * padded_weights([shapes[j] for j in candidate]) > max_padded_weights):
             batches.append(sorted(current))
             candidate, depths = [i], 0
         current = candidate

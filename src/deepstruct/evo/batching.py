@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from deepstruct import batch_plan
 from deepstruct.batch_plan import MemberShape
 from deepstruct.evo.protocol import EvaluationRequest
-from deepstruct.genomes.shape import member_shape
+from deepstruct.genomes.shape import check_weights, member_shape
 
 __all__ = ["plan_batches", "request_shape", "AUTO_MEMBERS"]
 
@@ -33,7 +33,10 @@ def request_shape(request: EvaluationRequest) -> MemberShape | None:
     """The :class:`~deepstruct.batch_plan.MemberShape` of one member of ``request`` (every training repeat has
     it), or ``None`` when the genome is invalid (it fails in its worker, with the reason)."""
     try:
-        return member_shape(request.load_genome())
+        genome = request.load_genome()  # validated against the request's limits
+        shape = member_shape(genome, validate=False)
+        check_weights(genome, shape.weights)
+        return shape
     except ValueError:
         return None
 

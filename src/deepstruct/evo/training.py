@@ -151,7 +151,8 @@ class FlatAdam:
                                        [self._step_tensor], amsgrad=False, lr=self.lr, beta1=beta1, beta2=beta2,
                                        weight_decay=0.0, eps=self.eps, maximize=False)
                     return
-                except (RuntimeError, NotImplementedError):  # no fused kernel for this device or dtype
+                except (RuntimeError, NotImplementedError, TypeError):  # no kernel for this device or dtype, or
+                    # another torch's signature of the (private) op: the formula below is the same Adam
                     self.fused = False
             self.exp_avg.lerp_(grad, 1 - beta1)
             self.exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
@@ -171,7 +172,7 @@ class _Freezer:
         self.frozen = torch.zeros(flat.shape[0], dtype=torch.bool)
         self.saved: torch.Tensor | None = None
         self.any = False
-        self._rows = self.frozen
+        self._rows: torch.Tensor | None = None  # (K, 1) on the parameter's device, once a member froze
 
     def freeze(self, newly: torch.Tensor) -> None:
         """Remember the current parameters of the members ``newly`` (a ``(K,)`` bool tensor on the CPU)."""

@@ -18,7 +18,6 @@ These are the modules of :mod:`deepstruct.genomes` that import torch.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -29,7 +28,7 @@ from torch import nn
 
 from deepstruct.genomes.genome import Genome, GenomeError
 from deepstruct.genomes.interface import dense_interface
-from deepstruct.genomes.shape import member_shape
+from deepstruct.genomes.shape import check_weights, member_shape
 from deepstruct.graph import CachedLayeredGraph, adjacency_dicts, compute_layers
 from deepstruct.sparse import ConvCell, DeepCellDAN, MaskedDeepDAN, MaskedDeepFFN, MaskedLinearLayer, ReductionCell
 
@@ -122,18 +121,7 @@ def phenotype_weights(genome: Genome) -> int:
     >>> phenotype_weights(Genome(10, 2, edges=[(0, 1), (0, 2), (1, 2)]))
     15
     """
-    g = genome.graph
-    layer = compute_layers(g)
-    sizes = Counter(layer.values())
-    feeding: dict[int, set[int]] = {}
-    for u, v in g.edges:
-        feeding.setdefault(layer[v], set()).add(layer[u])
-    reading = {layer[v] for v, inner in genome.input_edges.items() if inner} - {0}
-    hidden = sum(sizes[t] * (sum(sizes[j] for j in js) + (genome.num_inputs if t in reading else 0))
-                 for t, js in feeding.items())
-    columns = sum(1 for inner in genome.output_edges.values() if inner) + (
-        genome.num_inputs if any(genome.direct_edges.values()) else 0)
-    return genome.num_inputs * sizes[0] + hidden + columns * genome.num_outputs
+    return member_shape(genome, validate=False).weights
 
 
 def _attributes(genome: Genome, default_activation: str) -> dict[int, dict[str, Any]]:
@@ -302,10 +290,7 @@ def decode(genome: Genome, *, kind: Kind = "dan", generator: torch.Generator | N
             kind = "ffn" if is_layered(genome) and _uniform_activation(genome, activation) else "dan"
     if kind == "cell":
         return _decode_cell(genome, 1, generator)
-    weights = phenotype_weights(genome)  # checked before anything is allocated
-    if weights > genome.limits.max_weights:
-        raise GenomeError(f"the phenotype would have {weights} weights, over the limit {genome.limits.max_weights} "
-                          "(GenomeLimits.max_weights)")
+    check_weights(genome, phenotype_weights(genome))  # before anything is allocated
     uniform = _uniform_activation(genome, activation)
     if kind == "ffn":
         if not uniform:

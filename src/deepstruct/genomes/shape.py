@@ -11,14 +11,12 @@ from __future__ import annotations
 
 from collections import Counter
 
+from deepstruct.batch_plan import INPUT_BLOCK as _INPUT
 from deepstruct.batch_plan import MemberShape
 from deepstruct.genomes.genome import Genome, GenomeError
 from deepstruct.graph import compute_layers
 
-__all__ = ["member_shape"]
-
-_INPUT = -1  # the block id of the model inputs (as in MemberShape)
-
+__all__ = ["member_shape", "check_weights"]
 
 def member_shape(genome: Genome, *, validate: bool = True) -> MemberShape:
     """The :class:`~deepstruct.batch_plan.MemberShape` of the DAN phenotype that ``decode(genome)`` builds.
@@ -72,7 +70,13 @@ def member_shape(genome: Genome, *, validate: bool = True) -> MemberShape:
     columns = [sum(width[b] for b in bs) for bs in blocks[:-1]]
     columns.append(len(outputs) + (genome.num_inputs if _INPUT in last else 0))
     shape = MemberShape(genome.num_inputs, genome.num_outputs, widths, tuple(blocks), tuple(columns))
-    if validate and shape.weights > genome.limits.max_weights:
-        raise GenomeError(f"the phenotype would have {shape.weights} weights, over the limit "
-                          f"{genome.limits.max_weights} (GenomeLimits.max_weights)")
+    if validate:
+        check_weights(genome, shape.weights)
     return shape
+
+
+def check_weights(genome: Genome, weights: int) -> None:
+    """Refuse a phenotype of ``weights`` weights over ``genome.limits.max_weights`` (a ``GenomeError``)."""
+    if weights > genome.limits.max_weights:
+        raise GenomeError(f"the phenotype would have {weights} weights, over the limit {genome.limits.max_weights} "
+                          "(GenomeLimits.max_weights)")

@@ -27,11 +27,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from deepstruct.sparse.batch_plan import Layout, MemberShape, padded_weights, plan_batches
+from deepstruct.batch_plan import INPUT_BLOCK, Layout, MemberShape, padded_weights, plan_batches
 
 __all__ = ["PopulationDAN", "MemberShape", "padded_weights", "plan_batches"]
-
-_INPUT = -1  # the block id of the model inputs; hidden layer j is block j
 
 
 def _activation_key(module: nn.Module) -> str:
@@ -111,13 +109,17 @@ class PopulationDAN(nn.Module):
         for name, shape in sizes.items():
             self._segments[name] = (start, start + int(np.prod(shape)), shape)
             start += int(np.prod(shape))
+        # what every forward pass needs, fixed by the layout
+        self._split = [stop - begin for begin, stop, _ in self._segments.values()]
+        self._rows, self._offsets, self._projected_rows = layout.rows, offsets, layout.projected_rows
+        self._projected_split = [rows[p] for p in layout.projected]
         flat = torch.zeros(k, start, dtype=dtype)
         mask = torch.zeros(k, start, dtype=dtype)
         live = torch.zeros(k, start, dtype=dtype)
-        self._columns: list[list[tuple[torch.Tensor, torch.Tensor]]] = []  # member, matrix: (input, hidden) cols
-        views = {name: (flat, mask, live) for name in sizes}
+        # per member and matrix: (input columns, the input units they read, hidden columns, their population columns)
+        self._columns: list[list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]] = []
         for i, (model, shape) in enumerate(zip(models, shapes, strict=True)):
-            parts = {name: tuple(self._view(t, name)[i] for t in views[name]) for name in sizes}
+            parts = {name: tuple(self._view(t, name)[i] for t in (flat, mask, live)) for name in sizes}
             bounds = np.cumsum([shape.num_inputs, *shape.widths])
             alive = shape.live_layers
             member_columns = []
@@ -126,7 +128,7 @@ class PopulationDAN(nn.Module):
                 on = 1.0 if p == self.num_layers or alive[t] else 0.0
                 units = np.asarray(model.matrix_inputs(t), dtype=np.int64)
                 block = np.searchsorted(bounds, units, side="right") - 1
-                reads_input = block == _INPUT
+                reads_input = block == INPUT_BLOCK
                 n, r = layer.out_features, slice(offsets[p], offsets[p] + layer.out_features)
                 weight, weight_mask = layer.weight.detach().to("cpu", dtype), layer.mask.detach().to("cpu", dtype)
                 in_cols = torch.from_numpy(np.flatnonzero(reads_input))
@@ -188,6 +190,9 @@ class PopulationDAN(nn.Module):
             return
         widths = self.layout.widths
         uses = [m.norms is not None for m in models]
+        for i, m in enumerate(models):
+            if m.norms is not None and len({float(n.eps) for n in m.norms}) > 1:
+                raise ValueError(f"member {i}: its layer norms have different eps; a population keeps one per member")
         eps = torch.tensor([float(m.norms[0].eps) if m.norms else 1.0 for m in models], dtype=torch.float64)
         self._all_norm = all(uses)
         self.register_buffer("norm_on", torch.tensor(uses)[:, None, None])
@@ -262,24 +267,19 @@ class PopulationDAN(nn.Module):
                              f"{self.size_input}), got {tuple(x.shape)}")
         # one split for all segments and one for the projection: their backward is one concatenation each
         # (slicing segment by segment would give every slice a full-size gradient to sum)
-        names = list(self._segments)
-        sizes = [stop - start for start, stop, _ in self._segments.values()]
-        parts = (self.flat * self.mask).split(sizes, dim=1)
-        effective = {n: part.view(self.num_members, *self._segments[n][2]) for n, part in zip(names, parts,
-                                                                                               strict=True)}
+        parts = (self.flat * self.mask).split(self._split, dim=1)
+        effective = {n: part.view(self.num_members, *shape) for (n, (_, _, shape)), part in zip(
+            self._segments.items(), parts, strict=True)}
         layout = self.layout
         inputs = x if x.dim() == 3 else x.expand(self.num_members, -1, -1)
         bias = effective["bias"]
-        projected = layout.projected_rows
         pieces: dict[int, torch.Tensor] = {}
-        if projected:  # one product for every matrix that reads model inputs, its biases folded in
-            projection = torch.baddbmm(bias[..., :projected], inputs, effective["input"])
-            for p, piece in zip(layout.projected, projection.split([layout.rows[p] for p in layout.projected],
-                                                                    dim=2), strict=True):
-                pieces[p] = piece
-        offsets, batch = layout.row_offsets, inputs.shape[1]
+        if self._projected_rows:  # one product for every matrix that reads model inputs, its biases folded in
+            projection = torch.baddbmm(bias[..., : self._projected_rows], inputs, effective["input"])
+            pieces = dict(zip(layout.projected, projection.split(self._projected_split, dim=2), strict=True))
+        offsets, batch = self._offsets, inputs.shape[1]
         hidden: list[torch.Tensor] = []
-        for p, rows in enumerate(layout.rows):
+        for p, rows in enumerate(self._rows):
             z = pieces.get(p)
             if z is None:  # no member feeds this matrix from the inputs: start from its biases (broadcast)
                 z = bias[..., offsets[p]: offsets[p] + rows]
