@@ -163,7 +163,8 @@ def test_resume_refuses_a_hand_edited_checkpoint(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="checksum does not match"):  # an edit that keeps the old seal
         EvolutionRun.resume(tmp_path / "run")
     for field, value, message in [("generation", "3", "generation"), ("strategy", [], "strategy"),
-                                  ("version", 99, "version")]:
+                                  ("version", 99, "version"), ("version", True, "version"),
+                                  ("version", 3.0, "version")]:
         path.write_text(sealed_json({**original, field: value}))  # edits sealed again: the checks behind the seal
         with pytest.raises(ConfigError, match=message):
             EvolutionRun.resume(tmp_path / "run")

@@ -56,7 +56,8 @@ def validate_checkpoint(data: Any, where: Path | str) -> dict[str, Any]:
     its type, and the logbook has one line per generation. A :class:`ConfigError` naming the problem otherwise."""
     if not isinstance(data, dict) or data.get("schema") != CHECKPOINT_SCHEMA:
         raise ConfigError(f"{where} is not a deepstruct checkpoint (no schema {CHECKPOINT_SCHEMA!r})")
-    if data.get("version") not in (1, 2, CHECKPOINT_VERSION):
+    version = data.get("version")
+    if type(version) is not int or version not in (1, 2, CHECKPOINT_VERSION):  # not true, not 1.0
         raise ConfigError(f"{where}: checkpoint version {str(data.get('version'))[:20]!r} is not supported "
                           f"(this deepstruct reads 1 to {CHECKPOINT_VERSION})")
     for name, kind in _FIELDS.items():
