@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.fuzzing import FuzzCase, genome_corpus, load_case, seed_files  # noqa: E402
 from tests.fuzzing.genome_json import JSON_MUTATIONS  # noqa: E402
+from tests.fuzzing.report import print_mutation_table  # noqa: E402
 
 from deepstruct.genomes import load_graphml, load_json  # noqa: E402
 
@@ -115,15 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"largest traced peak: {peak[0] / 2**20:.1f} MiB for a file of {peak[1] / 2**20:.1f} MiB, {peak[2]}")
     if args.decode:
         print(f"slowest decode + forward of an accepted genome: {slowest_decode[0]:.3f} s, {slowest_decode[1]}")
-    print(f"\n{'mutation':<24} {'files':>8} {'valid':>8} {'GenomeError':>12} {'other':>6}")
-    for name in sorted(by_mutation):
-        c = by_mutation[name]
-        other = sum(n for k, n in c.items() if k not in OK)
-        print(f"{name:<24} {sum(c.values()):>8} {c['valid']:>8} {c['GenomeError']:>12} {other:>6}")
-    for kind, lines in examples.items():
-        print(f"\n{kind}: {len(lines)} files, for example")
-        for line in lines[:5]:
-            print("  " + line)
+    print_mutation_table(by_mutation, OK, examples)
     return 0 if set(outcomes) <= set(OK) else 1
 
 

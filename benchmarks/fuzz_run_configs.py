@@ -23,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.fuzzing.report import print_mutation_table  # noqa: E402
 from tests.fuzzing.run_configs import check_case, config_corpus, no_training  # noqa: E402
 
 OK = ("valid", "ConfigError", "refused")
@@ -68,15 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {kind:<16} {n:>8}  ({100 * n / total:.2f}%)")
     print(f"slowest: {slowest[0]:.3f} s, {slowest[1]}")
     print(f"files left in the working directory besides the case: {leftovers or 'none'}")
-    print(f"\n{'mutation':<24} {'files':>8} {'valid':>8} {'ConfigError':>12} {'refused':>8} {'other':>6}")
-    for name in sorted(by_mutation):
-        c = by_mutation[name]
-        other = sum(n for k, n in c.items() if k not in OK)
-        print(f"{name:<24} {sum(c.values()):>8} {c['valid']:>8} {c['ConfigError']:>12} {c['refused']:>8} {other:>6}")
-    for kind, lines in examples.items():
-        print(f"\n{kind}: {len(lines)} files, for example")
-        for line in lines[:5]:
-            print("  " + line)
+    print_mutation_table(by_mutation, OK, examples)
     return 0 if set(outcomes) <= set(OK) and not leftovers else 1
 
 
