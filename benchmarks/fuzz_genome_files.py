@@ -18,14 +18,13 @@ import itertools
 import sys
 import tempfile
 import time
-from collections import Counter, defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.fuzzing import FuzzCase, genome_corpus, load_case, seed_files  # noqa: E402
 from tests.fuzzing.genome_json import JSON_MUTATIONS  # noqa: E402
-from tests.fuzzing.report import print_mutation_table  # noqa: E402
+from tests.fuzzing.report import Tally  # noqa: E402
 
 from deepstruct.genomes import load_graphml, load_json  # noqa: E402
 
@@ -75,10 +74,7 @@ def main(argv: list[str] | None = None) -> int:
 
     work = Path(tempfile.mkdtemp(prefix="fuzz-genomes-"))
     seeds = seed_files(work)
-    outcomes: Counter[str] = Counter()
-    by_mutation: dict[str, Counter[str]] = defaultdict(Counter)
-    examples: dict[str, list[str]] = defaultdict(list)
-    slowest = (0.0, "")
+    tally = Tally(OK)
     peak = (0, 0, "")
     slowest_decode = (0.0, "")
     start = time.perf_counter()
@@ -87,37 +83,26 @@ def main(argv: list[str] | None = None) -> int:
     for case in itertools.chain(cases, corpus):
         path = work / f"case.{case.fmt}"
         outcome = load_case(case, path, trace_memory=not args.no_memory)
-        outcomes[outcome.kind] += 1
-        for name in set(case.mutations):
-            by_mutation[name][outcome.kind] += 1
-        label = f"case {case.index} {'+'.join(case.mutations)} ({len(case.data)} bytes)"
-        if outcome.seconds > slowest[0]:
-            slowest = (outcome.seconds, label)
+        label = tally.add(case, outcome, args.keep, f".{case.fmt}")
         if outcome.peak_bytes > peak[0]:
             peak = (outcome.peak_bytes, len(case.data), label)
-        if outcome.kind not in OK:
-            examples[outcome.kind].append(f"{label}: {outcome.detail}")
-            if args.keep is not None:
-                args.keep.mkdir(parents=True, exist_ok=True)
-                (args.keep / f"case{case.index}.{case.fmt}").write_bytes(case.data)
-        elif outcome.kind == "valid" and args.decode:
+        if outcome.kind == "valid" and args.decode:
             path.write_bytes(case.data)
             seconds = decode_seconds(path, case.fmt)
             if seconds > slowest_decode[0]:
                 slowest_decode = (seconds, label)
     elapsed = time.perf_counter() - start
 
-    total = sum(outcomes.values())
+    total = sum(tally.outcomes.values())
     print(f"{total} genome files (seed {args.seed}, {args.huge} of 10^6 vertices) in {elapsed:.0f} s")
-    for kind, n in outcomes.most_common():
-        print(f"  {kind:<16} {n:>8}  ({100 * n / total:.2f}%)")
-    print(f"slowest load: {slowest[0]:.3f} s, {slowest[1]}")
+    tally.print_counts()
+    print(f"slowest load: {tally.slowest[0]:.3f} s, {tally.slowest[1]}")
     if not args.no_memory:
         print(f"largest traced peak: {peak[0] / 2**20:.1f} MiB for a file of {peak[1] / 2**20:.1f} MiB, {peak[2]}")
     if args.decode:
         print(f"slowest decode + forward of an accepted genome: {slowest_decode[0]:.3f} s, {slowest_decode[1]}")
-    print_mutation_table(by_mutation, OK, examples)
-    return 0 if set(outcomes) <= set(OK) else 1
+    tally.print_mutation_table()
+    return 0 if tally.clean else 1
 
 
 if __name__ == "__main__":

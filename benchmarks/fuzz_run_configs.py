@@ -18,12 +18,11 @@ import os
 import sys
 import tempfile
 import time
-from collections import Counter, defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.fuzzing.report import print_mutation_table  # noqa: E402
+from tests.fuzzing.report import Tally  # noqa: E402
 from tests.fuzzing.run_configs import check_case, config_corpus, no_training  # noqa: E402
 
 OK = ("valid", "ConfigError", "refused")
@@ -39,38 +38,23 @@ def main(argv: list[str] | None = None) -> int:
 
     work = Path(tempfile.mkdtemp(prefix="fuzz-configs-"))
     os.chdir(work)  # a default run directory is relative: --check must not create one here
-    outcomes: Counter[str] = Counter()
-    by_mutation: dict[str, Counter[str]] = defaultdict(Counter)
-    examples: dict[str, list[str]] = defaultdict(list)
-    slowest = (0.0, "")
+    tally = Tally(OK)
     start = time.perf_counter()
     corpus = config_corpus(args.files, args.seed, depths=(10, 40, 600, 5_000, 100_000),
                            huge=(10_000, 200_000, 1_000_000))
     with no_training():
         for case in corpus:
-            outcome = check_case(case, work / "run.toml", check_cli=not args.no_cli)
-            outcomes[outcome.kind] += 1
-            for name in set(case.mutations):
-                by_mutation[name][outcome.kind] += 1
-            label = f"case {case.index} {'+'.join(case.mutations)} ({len(case.data)} bytes)"
-            if outcome.seconds > slowest[0]:
-                slowest = (outcome.seconds, label)
-            if outcome.kind not in OK:
-                examples[outcome.kind].append(f"{label}: {outcome.detail}")
-                if args.keep is not None:
-                    args.keep.mkdir(parents=True, exist_ok=True)
-                    (args.keep / f"case{case.index}.toml").write_bytes(case.data)
+            tally.add(case, check_case(case, work / "run.toml", check_cli=not args.no_cli), args.keep, ".toml")
     elapsed = time.perf_counter() - start
     leftovers = sorted(p.name for p in work.iterdir() if not p.name.startswith("run.toml"))
 
-    total = sum(outcomes.values())
+    total = sum(tally.outcomes.values())
     print(f"{total} run configs (seed {args.seed}) in {elapsed:.0f} s ({1000 * elapsed / max(total, 1):.1f} ms each)")
-    for kind, n in outcomes.most_common():
-        print(f"  {kind:<16} {n:>8}  ({100 * n / total:.2f}%)")
-    print(f"slowest: {slowest[0]:.3f} s, {slowest[1]}")
+    tally.print_counts()
+    print(f"slowest: {tally.slowest[0]:.3f} s, {tally.slowest[1]}")
     print(f"files left in the working directory besides the case: {leftovers or 'none'}")
-    print_mutation_table(by_mutation, OK, examples)
-    return 0 if set(outcomes) <= set(OK) and not leftovers else 1
+    tally.print_mutation_table()
+    return 0 if tally.clean and not leftovers else 1
 
 
 if __name__ == "__main__":

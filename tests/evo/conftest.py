@@ -39,6 +39,16 @@ def dying_after(calls: int) -> Any:
     return fitness
 
 
+def killed_after_generation(generation: int) -> Any:
+    """An ``EvolutionRun.on_generation`` callback that raises :class:`Killed` once ``generation`` has ended."""
+
+    def callback(run: Any) -> None:
+        if run.generation == generation:
+            raise Killed
+
+    return callback
+
+
 @pytest.fixture(scope="session")
 def ray_session() -> Iterator[Any]:
     """One local Ray instance (2 CPUs, no dashboard) for every Ray test of the session."""

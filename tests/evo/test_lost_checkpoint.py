@@ -21,7 +21,7 @@ import pytest
 from deepstruct.evo.fitness import evaluate_requests
 from deepstruct.evo.persistence import read_journal
 from deepstruct.evo.run import EvolutionRun
-from tests.evo.conftest import Killed, tiny_config
+from tests.evo.conftest import Killed, killed_after_generation, tiny_config
 
 
 def _final(run_dir: Path) -> dict[str, Any]:
@@ -66,11 +66,7 @@ def test_a_generation_replayed_after_a_lost_checkpoint_records_its_own_journal_p
     resumed = EvolutionRun.resume(tmp_path / "cut")
     assert resumed.generation == 0  # the checkpoint of generation 1 was lost: generation 1 is replayed
 
-    def killed_after_generation_1(run: EvolutionRun) -> None:
-        if run.generation == 1:
-            raise Killed
-
-    resumed.on_generation = killed_after_generation_1
+    resumed.on_generation = killed_after_generation(1)
     with pytest.raises(Killed):
         resumed.run(report=False)
     replayed = _final(tmp_path / "cut")
@@ -111,11 +107,7 @@ def test_an_asynchronous_cycle_replayed_after_a_lost_checkpoint_records_its_own_
     resumed = EvolutionRun.resume(tmp_path / "cut")
     assert resumed.generation == 0
 
-    def killed_after_cycle_1(run: EvolutionRun) -> None:
-        if run.generation == 1:
-            raise Killed
-
-    resumed.on_generation = killed_after_cycle_1
+    resumed.on_generation = killed_after_generation(1)
     with pytest.raises(Killed):
         resumed.run(report=False)
     replayed = _final(tmp_path / "cut")
