@@ -22,7 +22,7 @@ def _score(ind: Individual, objectives: tuple[str, ...]) -> None:
 
 def _evolve(name: str, seed: int, objectives: tuple[str, ...], generations: int = 4) -> list[list[float]]:
     config = AlgorithmConfig(name=name, population=8, generations=generations)
-    strategy = make_strategy(config, objectives)
+    strategy = make_strategy(config, objectives, sample=lambda r: init_erdos_renyi(4, 2, 8, rng=r))
     rng = np.random.default_rng(seed)
     population = strategy.initial([init_erdos_renyi(4, 2, 8, rng=rng) for _ in range(8)])
     for ind in population:
@@ -47,7 +47,7 @@ def test_every_strategy_keeps_its_population_and_is_reproducible(name: str) -> N
     assert _evolve(name, 3, objectives) == _evolve(name, 3, objectives)
 
 
-@pytest.mark.parametrize("name", ["ga", "mu_plus_lambda"])
+@pytest.mark.parametrize("name", ["ga", "mu_plus_lambda", "random"])
 def test_elitist_strategies_never_lose_the_best(name: str) -> None:
     history = _evolve(name, 1, ("accuracy",), generations=6)
     best = [max(h) for h in history]

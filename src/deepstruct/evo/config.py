@@ -35,7 +35,7 @@ __all__ = [
 OBJECTIVES: dict[str, float] = {
     "accuracy": 1.0, "loss": -1.0, "params": -1.0, "edges": -1.0, "vertices": -1.0, "depth": -1.0, "density": -1.0,
 }
-ALGORITHMS = ("ga", "mu_plus_lambda", "nsga2", "aging")
+ALGORITHMS = ("ga", "mu_plus_lambda", "nsga2", "aging", "random")
 MODES = ("lamarckian", "baldwinian", "none")
 EVALUATORS = ("serial", "ray")
 PHENOTYPES = ("dan", "ffn", "auto")
@@ -108,6 +108,7 @@ class TrainingConfig:
     """Fitness: decode -> train -> evaluate (-> prune -> re-encode)."""
 
     epochs: int = 20
+    child_epochs: int = 0  # Lamarckian: epochs of a child that inherits trained weights (0: training.epochs)
     seeds: int = 3  # training repeats per individual (own initial weights and batch order); the fitness is the mean
     batch_size: int = 64
     learning_rate: float = 0.02
@@ -123,6 +124,7 @@ class TrainingConfig:
 
     def __post_init__(self) -> None:
         _int("training.epochs", self.epochs)
+        _int("training.child_epochs", self.child_epochs, 0)
         _int("training.seeds", self.seeds)
         _int("training.batch_size", self.batch_size)
         _float("training.learning_rate", self.learning_rate, 0.0, 10.0, open_low=True)
@@ -146,7 +148,8 @@ class TrainingConfig:
 
 @dataclass(frozen=True)
 class AlgorithmConfig:
-    """The search: ``ga`` (generational, elitist), ``mu_plus_lambda``, ``nsga2`` or ``aging`` (regularized)."""
+    """The search: ``ga`` (generational, elitist), ``mu_plus_lambda``, ``nsga2``, ``aging`` (regularized) or
+    ``random`` (the baseline: fresh initial genomes, each varied by a random walk of 0..``random_walk`` mutations)."""
 
     name: str = "ga"
     population: int = 24
@@ -166,6 +169,7 @@ class AlgorithmConfig:
     crossover: str = "cx_aligned"
     asynchronous: bool = False  # aging only: ask for a child as soon as a result returns (steady state)
     max_seconds: float = 0.0  # stop after the generation that ends past this much run time (0: no limit)
+    random_walk: int = 48  # random search: a sample is an initial genome varied by 0..random_walk mutations
 
     def __post_init__(self) -> None:
         _choice("algorithm.name", self.name, ALGORITHMS)
@@ -181,6 +185,7 @@ class AlgorithmConfig:
         _float("algorithm.crossover_prob", self.crossover_prob, 0.0, 1.0)
         _float("algorithm.mutation_prob", self.mutation_prob, 0.0, 1.0)
         _int("algorithm.max_mutations", self.max_mutations)
+        _int("algorithm.random_walk", self.random_walk, 0)
         _int("algorithm.tournament_size", self.tournament_size, 1)
         _int("algorithm.elites", self.elites, 0)
         _int("algorithm.hall_of_fame", self.hall_of_fame, 1)

@@ -101,6 +101,7 @@ class _Member:
     repeat: int
     seed: int
     model: Any
+    epochs: int
     reason: str | None = None
 
 
@@ -119,14 +120,16 @@ def _train(members: list[_Member], tensors: dict[str, Any], training: TrainingCo
     alone = [m for m in members if m not in together]
     if len(together) > 1:
         reasons = train_members([m.model for m in together], [m.seed for m in together], tensors["x_train"],
-                                tensors["y_train"], training, deadline=deadline, device=device)
+                                tensors["y_train"], training, deadline=deadline, device=device,
+                                epochs=[m.epochs for m in together])
         for member, reason in zip(together, reasons, strict=True):
             member.reason = reason
     else:
         alone = together + alone
     for member in alone:
         try:
-            train_one(member.model, tensors["x_train"], tensors["y_train"], training, member.seed, deadline)
+            train_one(member.model, tensors["x_train"], tensors["y_train"], training, member.seed, deadline,
+                      member.epochs)
         except TrainingFailure as failure:
             member.reason = str(failure)
 
@@ -180,7 +183,7 @@ def _run(requests: Sequence[EvaluationRequest], data: dict[str, np.ndarray],
         for i, request in enumerate(requests):
             try:
                 parents[i] = request.load_genome()
-                members.extend(_Member(i, r, seed, decode_member(parents[i], seed, training))
+                members.extend(_Member(i, r, seed, decode_member(parents[i], seed, training), request.train_epochs)
                                for r, seed in enumerate(request.repeat_seeds()))
             except Exception as exc:  # noqa: BLE001 - building one member only fails that member's request
                 failures[i] = _where(exc)

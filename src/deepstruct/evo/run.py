@@ -31,7 +31,13 @@ from deepstruct.evo.config import ConfigError, RunConfig
 from deepstruct.evo.evaluators import BatchFitness, Evaluator, RayEvaluator, SerialEvaluator
 from deepstruct.evo.fitness import evaluate_requests
 from deepstruct.evo.progress import generation_line, make_progress
-from deepstruct.evo.protocol import EvaluationRequest, EvaluationResult, genome_key, individual_seed
+from deepstruct.evo.protocol import (
+    EvaluationRequest,
+    EvaluationResult,
+    genome_key,
+    individual_seed,
+    schedule_epochs,
+)
 from deepstruct.evo.store import RunStore, read_config
 from deepstruct.evo.tasks import Task, load_task
 from deepstruct.genomes import Genome
@@ -96,7 +102,7 @@ class EvolutionRun:
 
         self.registry = InnovationRegistry()  # one per population: homologous ids across lineages
         self.strategy: Strategy = make_strategy(config.algorithm, self.objectives,
-                                                Variation(config.algorithm, self.registry))
+                                                Variation(config.algorithm, self.registry), self.sample_genome)
         self.hall_of_fame = make_hall_of_fame(config.algorithm, self.objectives)
         self.logbook = tools.Logbook()
         self.logbook.header = ["gen", "nevals", "cached", "penalties", "best", "mean"]
@@ -156,25 +162,26 @@ class EvolutionRun:
                                 require_gpu=device == "cuda")
         return SerialEvaluator(data, self.fitness_fn, batched=batched)
 
-    def initial_genomes(self) -> list[Genome]:
+    def sample_genome(self, rng: np.random.Generator) -> Genome:
+        """One genome of the initialiser (``genome.init``), its size drawn from the configured range."""
         from deepstruct.genomes import INITIALISERS
 
         g = self.config.genome
-        genomes = []
-        for _ in range(self.config.algorithm.population):
-            low = min(g.min_vertices, g.num_vertices)
-            size = int(self.rng.integers(low, g.num_vertices + 1)) if g.min_vertices else g.num_vertices
-            genome = INITIALISERS[g.init](self.task.num_inputs, self.task.num_classes, size,
-                                          rng=self.rng, registry=self.registry, **g.params)
-            genome.limits = self.limits
-            genomes.append(genome)
-        return genomes
+        low = min(g.min_vertices, g.num_vertices)
+        size = int(rng.integers(low, g.num_vertices + 1)) if g.min_vertices else g.num_vertices
+        genome = INITIALISERS[g.init](self.task.num_inputs, self.task.num_classes, size,
+                                      rng=rng, registry=self.registry, **g.params)
+        genome.limits = self.limits
+        return genome
+
+    def initial_genomes(self) -> list[Genome]:
+        return [self.sample_genome(self.rng) for _ in range(self.config.algorithm.population)]
 
     def request(self, ind: Individual) -> EvaluationRequest:
         """The evaluation request of an individual (its key set on the way)."""
         ind.key = genome_key(ind.genome)
         return EvaluationRequest(ind.key, ind.genome.to_dict(), individual_seed(self.config.seed, ind.key),
-                                 self.config.training, self.limits)
+                                 self.config.training, self.limits, schedule_epochs(ind.genome, self.config.training))
 
     def plan(self, requests: Sequence[EvaluationRequest]) -> list[list[EvaluationRequest]]:
         """The batches of ``requests`` (:func:`deepstruct.evo.batching.plan_batches` with the evaluator config)."""

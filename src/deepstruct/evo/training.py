@@ -42,7 +42,7 @@ def _late(config: Any, epoch: int) -> str:
 
 
 def train_one(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, config: Any, seed: int,
-              deadline: float) -> None:
+              deadline: float, epochs: int | None = None) -> None:
     """Train one model in place; raise :class:`TrainingFailure` on a non-finite loss or past ``deadline``.
 
     Parameters
@@ -57,12 +57,14 @@ def train_one(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, config: 
         Seed of the batch order.
     deadline : float
         A ``time.monotonic()`` instant; checked after every step.
+    epochs : int, optional
+        Epochs to train (default ``config.epochs``).
     """
     rng = np.random.default_rng(seed)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     n = len(x)
     model.train()
-    for epoch in range(config.epochs):
+    for epoch in range(config.epochs if epochs is None else epochs):
         order = torch.from_numpy(rng.permutation(n))
         for start in range(0, n, config.batch_size):
             index = order[start: start + config.batch_size]
@@ -195,7 +197,8 @@ class _Freezer:
 
 
 def train_members(models: Sequence[torch.nn.Module], seeds: Sequence[int], x: torch.Tensor, y: torch.Tensor,
-                  config: Any, *, deadline: float, device: torch.device | str | None = None) -> list[str | None]:
+                  config: Any, *, deadline: float, device: torch.device | str | None = None,
+                  epochs: Sequence[int] | None = None) -> list[str | None]:
     """Train ``K`` models at once, in place, each exactly as :func:`train_one` would; return each one's failure.
 
     Parameters
@@ -213,6 +216,9 @@ def train_members(models: Sequence[torch.nn.Module], seeds: Sequence[int], x: to
         A ``time.monotonic()`` instant for the whole batch; past it every member still training fails.
     device : torch.device or str, optional
         Where to train (the data and the population move there); default: ``x``'s device.
+    epochs : sequence of int, optional
+        Each member's epochs (default ``config.epochs`` for all); a member whose epochs are done keeps its
+        parameters while the others go on, as if it had trained alone.
 
     Returns
     -------
@@ -235,9 +241,15 @@ def train_members(models: Sequence[torch.nn.Module], seeds: Sequence[int], x: to
     optimiser = FlatAdam(flat, lr=config.learning_rate)
     freezer = _Freezer(flat)
     reasons: list[str | None] = [None] * k
+    schedule = torch.tensor([config.epochs] * k if epochs is None else list(epochs))
+    if len(schedule) != k:
+        raise ValueError(f"train_members needs one epoch count per model: {k} models, {len(schedule)} counts")
     population.train()
     done = False
-    for epoch in range(config.epochs):
+    for epoch in range(int(schedule.max())):
+        finished = (schedule == epoch) & ~freezer.frozen
+        if bool(finished.any()):  # these members are trained: they keep their parameters from here on
+            freezer.freeze(finished)
         order = torch.from_numpy(np.stack([rng.permutation(n) for rng in rngs])).to(target)
         for start in range(0, n, config.batch_size):
             index = order[:, start: start + config.batch_size].reshape(-1)
@@ -267,7 +279,7 @@ def train_members(models: Sequence[torch.nn.Module], seeds: Sequence[int], x: to
                 freezer.restore()
             if time.monotonic() > deadline:
                 for i in range(k):
-                    if reasons[i] is None:
+                    if reasons[i] is None and not bool(freezer.frozen[i]):  # frozen: trained, or failed
                         reasons[i] = _late(config, epoch)
                 done = True
                 break
