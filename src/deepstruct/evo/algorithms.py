@@ -160,10 +160,8 @@ class Variation:
             if candidate == trial:
                 weights[index] = 0.0
                 continue
-            trial, done = candidate, done + 1
-        if done == 0 or trial == genome:
-            return None
-        return zero_new_edges(trial, genome)
+            trial, done = zero_new_edges(candidate, trial), done + 1  # each step from a whole weighted genome
+        return None if done == 0 or trial == genome else trial
 
     def mate(self, g1: Genome, g2: Genome, rng: np.random.Generator) -> tuple[Genome, Genome] | None:
         """Crossed-over copies of ``g1`` and ``g2``, or ``None`` when the crossover failed."""

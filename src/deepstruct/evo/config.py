@@ -109,6 +109,7 @@ class TrainingConfig:
 
     epochs: int = 20
     child_epochs: int = 0  # Lamarckian: epochs of a child that inherits trained weights (0: training.epochs)
+    child_learning_rate: float = 0.0  # Lamarckian: Adam's step for such a child (0: training.learning_rate)
     seeds: int = 3  # training repeats per individual (own initial weights and batch order); the fitness is the mean
     batch_size: int = 64
     learning_rate: float = 0.02
@@ -125,6 +126,7 @@ class TrainingConfig:
     def __post_init__(self) -> None:
         _int("training.epochs", self.epochs)
         _int("training.child_epochs", self.child_epochs, 0)
+        _float("training.child_learning_rate", self.child_learning_rate, 0.0, 10.0)
         _int("training.seeds", self.seeds)
         _int("training.batch_size", self.batch_size)
         _float("training.learning_rate", self.learning_rate, 0.0, 10.0, open_low=True)
@@ -144,6 +146,13 @@ class TrainingConfig:
         if len(set(objectives)) != len(objectives):
             raise ConfigError(f"training.objectives has a duplicate: {_r(list(objectives))}")
         object.__setattr__(self, "objectives", objectives)
+
+    def schedule(self, inherits: bool) -> tuple[int, float]:
+        """``(epochs, learning_rate)`` of a genome; ``inherits``: it goes on from its parent's trained weights
+        (a Lamarckian child), which trains ``child_epochs`` at ``child_learning_rate`` where those are set."""
+        if not inherits:
+            return self.epochs, self.learning_rate
+        return self.child_epochs or self.epochs, self.child_learning_rate or self.learning_rate
 
 
 @dataclass(frozen=True)

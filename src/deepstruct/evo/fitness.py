@@ -101,7 +101,7 @@ class _Member:
     repeat: int
     seed: int
     model: Any
-    epochs: int
+    schedule: tuple[int, float]  # epochs, learning rate
     reason: str | None = None
 
 
@@ -118,18 +118,20 @@ def _train(members: list[_Member], tensors: dict[str, Any], training: TrainingCo
 
     together = [m for m in members if batched and hasattr(m.model, "matrix_inputs")]
     alone = [m for m in members if m not in together]
-    if len(together) > 1:
-        reasons = train_members([m.model for m in together], [m.seed for m in together], tensors["x_train"],
+    for rate in sorted({m.schedule[1] for m in together}):  # one Adam step size per tensor program
+        group = [m for m in together if m.schedule[1] == rate]
+        if len(group) == 1:
+            alone += group
+            continue
+        reasons = train_members([m.model for m in group], [m.seed for m in group], tensors["x_train"],
                                 tensors["y_train"], training, deadline=deadline, device=device,
-                                epochs=[m.epochs for m in together])
-        for member, reason in zip(together, reasons, strict=True):
+                                epochs=[m.schedule[0] for m in group], learning_rate=rate)
+        for member, reason in zip(group, reasons, strict=True):
             member.reason = reason
-    else:
-        alone = together + alone
     for member in alone:
         try:
             train_one(member.model, tensors["x_train"], tensors["y_train"], training, member.seed, deadline,
-                      member.epochs)
+                      *member.schedule)
         except TrainingFailure as failure:
             member.reason = str(failure)
 
@@ -183,7 +185,7 @@ def _run(requests: Sequence[EvaluationRequest], data: dict[str, np.ndarray],
         for i, request in enumerate(requests):
             try:
                 parents[i] = request.load_genome()
-                members.extend(_Member(i, r, seed, decode_member(parents[i], seed, training), request.train_epochs)
+                members.extend(_Member(i, r, seed, decode_member(parents[i], seed, training), request.schedule)
                                for r, seed in enumerate(request.repeat_seeds()))
             except Exception as exc:  # noqa: BLE001 - building one member only fails that member's request
                 failures[i] = _where(exc)

@@ -21,7 +21,7 @@ import numpy as np
 from deepstruct.evo.config import OBJECTIVES, ConfigError, TrainingConfig
 from deepstruct.genomes import Genome, GenomeLimits, canonical_hash
 
-__all__ = ["EvaluationRequest", "EvaluationResult", "individual_seed", "repeat_seed", "genome_key", "schedule_epochs",
+__all__ = ["EvaluationRequest", "EvaluationResult", "individual_seed", "repeat_seed", "genome_key", "inherits_training",
            "penalty_values", "PENALTY"]
 
 #: Worst value of a minimised objective (finite, so that checkpoints stay strict JSON).
@@ -33,12 +33,10 @@ def genome_key(genome: Genome) -> str:
     return str(canonical_hash(genome))
 
 
-def schedule_epochs(genome: Genome, training: TrainingConfig) -> int:
-    """The epochs a request for ``genome`` asks for: ``training.child_epochs`` for a genome that inherits
-    trained weights in a Lamarckian run (it goes on from its parent's training), else 0 (``training.epochs``)."""
-    if training.mode == "lamarckian" and training.child_epochs and genome.has_weights:
-        return training.child_epochs
-    return 0
+def inherits_training(genome: Genome, training: TrainingConfig) -> bool:
+    """Whether ``genome`` goes on from its parent's training: a Lamarckian run's genome with inherited weights.
+    Such a request trains the child schedule (:meth:`~deepstruct.evo.config.TrainingConfig.schedule`)."""
+    return training.mode == "lamarckian" and genome.has_weights
 
 
 def individual_seed(run_seed: int, key: str) -> int:
@@ -75,9 +73,9 @@ class EvaluationRequest:
         How to train, prune and score (``training.seeds`` repeats).
     limits : GenomeLimits
         The limits the genome is loaded with (the run's, from its config: the one source of limits).
-    epochs : int
-        Training epochs of this genome; 0 (the default) means ``training.epochs``. The driver gives a child
-        that inherits trained weights ``training.child_epochs`` (:meth:`of`).
+    inherits : bool
+        The genome goes on from its parent's trained weights (:func:`inherits_training`), so it trains the child
+        schedule of ``training`` (:attr:`schedule`).
     """
 
     key: str
@@ -85,7 +83,7 @@ class EvaluationRequest:
     seed: int
     training: TrainingConfig = field(default_factory=TrainingConfig)
     limits: GenomeLimits = field(default_factory=GenomeLimits)
-    epochs: int = 0
+    inherits: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.training, TrainingConfig):
@@ -93,8 +91,8 @@ class EvaluationRequest:
                               f"got {type(self.training).__name__}")
         if not isinstance(self.limits, GenomeLimits):
             raise ConfigError(f"EvaluationRequest.limits must be a GenomeLimits, got {type(self.limits).__name__}")
-        if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 0:
-            raise ConfigError(f"EvaluationRequest.epochs must be an int >= 0, got {self.epochs!r}")
+        if not isinstance(self.inherits, bool):
+            raise ConfigError(f"EvaluationRequest.inherits must be a bool, got {self.inherits!r}")
 
     @classmethod
     def of(cls, genome: Genome, run_seed: int, training: TrainingConfig,
@@ -102,16 +100,16 @@ class EvaluationRequest:
         """The request for ``genome`` in a run with seed ``run_seed`` (key and seed derived from the genome)."""
         key = genome_key(genome)
         return cls(key, genome.to_dict(), individual_seed(run_seed, key), training,
-                   limits if limits is not None else genome.limits, schedule_epochs(genome, training))
+                   limits if limits is not None else genome.limits, inherits_training(genome, training))
 
     def load_genome(self) -> Genome:
         """The genome, validated against :attr:`limits` (a ``GenomeError`` names what is wrong)."""
         return Genome.from_dict(self.genome, limits=self.limits)
 
     @property
-    def train_epochs(self) -> int:
-        """The epochs this genome trains: :attr:`epochs`, or ``training.epochs`` when that is 0."""
-        return self.epochs or self.training.epochs
+    def schedule(self) -> tuple[int, float]:
+        """``(epochs, learning_rate)`` this genome trains with."""
+        return self.training.schedule(self.inherits)
 
     def repeat_seeds(self) -> list[int]:
         """The seeds of the ``training.seeds`` training repeats."""

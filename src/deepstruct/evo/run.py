@@ -36,7 +36,7 @@ from deepstruct.evo.protocol import (
     EvaluationResult,
     genome_key,
     individual_seed,
-    schedule_epochs,
+    inherits_training,
 )
 from deepstruct.evo.store import RunStore, read_config
 from deepstruct.evo.tasks import Task, load_task
@@ -181,7 +181,7 @@ class EvolutionRun:
         """The evaluation request of an individual (its key set on the way)."""
         ind.key = genome_key(ind.genome)
         return EvaluationRequest(ind.key, ind.genome.to_dict(), individual_seed(self.config.seed, ind.key),
-                                 self.config.training, self.limits, schedule_epochs(ind.genome, self.config.training))
+                                 self.config.training, self.limits, inherits_training(ind.genome, self.config.training))
 
     def plan(self, requests: Sequence[EvaluationRequest]) -> list[list[EvaluationRequest]]:
         """The batches of ``requests`` (:func:`deepstruct.evo.batching.plan_batches` with the evaluator config)."""

@@ -42,7 +42,7 @@ def _late(config: Any, epoch: int) -> str:
 
 
 def train_one(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, config: Any, seed: int,
-              deadline: float, epochs: int | None = None) -> None:
+              deadline: float, epochs: int | None = None, learning_rate: float | None = None) -> None:
     """Train one model in place; raise :class:`TrainingFailure` on a non-finite loss or past ``deadline``.
 
     Parameters
@@ -59,9 +59,12 @@ def train_one(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, config: 
         A ``time.monotonic()`` instant; checked after every step.
     epochs : int, optional
         Epochs to train (default ``config.epochs``).
+    learning_rate : float, optional
+        Adam's step size (default ``config.learning_rate``).
     """
     rng = np.random.default_rng(seed)
-    optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    lr = config.learning_rate if learning_rate is None else learning_rate
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=config.weight_decay)
     n = len(x)
     model.train()
     for epoch in range(config.epochs if epochs is None else epochs):
@@ -198,7 +201,7 @@ class _Freezer:
 
 def train_members(models: Sequence[torch.nn.Module], seeds: Sequence[int], x: torch.Tensor, y: torch.Tensor,
                   config: Any, *, deadline: float, device: torch.device | str | None = None,
-                  epochs: Sequence[int] | None = None) -> list[str | None]:
+                  epochs: Sequence[int] | None = None, learning_rate: float | None = None) -> list[str | None]:
     """Train ``K`` models at once, in place, each exactly as :func:`train_one` would; return each one's failure.
 
     Parameters
@@ -219,6 +222,8 @@ def train_members(models: Sequence[torch.nn.Module], seeds: Sequence[int], x: to
     epochs : sequence of int, optional
         Each member's epochs (default ``config.epochs`` for all); a member whose epochs are done keeps its
         parameters while the others go on, as if it had trained alone.
+    learning_rate : float, optional
+        Adam's step size for every member (default ``config.learning_rate``).
 
     Returns
     -------
@@ -238,7 +243,7 @@ def train_members(models: Sequence[torch.nn.Module], seeds: Sequence[int], x: to
     k, n = len(models), len(x)
     rngs = [np.random.default_rng(int(s)) for s in seeds]
     flat = population.flat
-    optimiser = FlatAdam(flat, lr=config.learning_rate)
+    optimiser = FlatAdam(flat, lr=config.learning_rate if learning_rate is None else learning_rate)
     freezer = _Freezer(flat)
     reasons: list[str | None] = [None] * k
     schedule = torch.tensor([config.epochs] * k if epochs is None else list(epochs))
