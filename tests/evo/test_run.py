@@ -30,11 +30,15 @@ class _Crash(RuntimeError):
     pass
 
 
-@pytest.mark.parametrize("algorithm", ["ga", "nsga2"])
+LAMARCKIAN_CHILDREN = {"training.mode": "lamarckian", "training.child_epochs": 1, "training.child_learning_rate": 0.005,
+                       "genome.init": "local", "genome.params": {"num_layers": 2}}
+
+
+@pytest.mark.parametrize("algorithm", ["ga", "nsga2", "random", "lamarckian children"])
 def test_a_crashed_run_resumes_to_the_uninterrupted_result(tmp_path: Path, algorithm: str) -> None:
     objectives = ["accuracy", "params"] if algorithm == "nsga2" else ["accuracy"]
-    config = tiny_config(**{"algorithm.name": algorithm, "training.objectives": objectives,
-                            "algorithm.generations": 3})
+    extra = LAMARCKIAN_CHILDREN if algorithm == "lamarckian children" else {"algorithm.name": algorithm}
+    config = tiny_config(**{**extra, "training.objectives": objectives, "algorithm.generations": 3})
     EvolutionRun(config, tmp_path / "whole").run(report=False)
 
     crashing = EvolutionRun(config, tmp_path / "crashed")
