@@ -203,8 +203,17 @@ class Strategy(ABC):
         #: structures instead of filling the population with copies of evaluated ones.
         self.known: Callable[[Genome], bool] | None = None
         self.retries = 4
+        #: Optional ``screen(candidates) -> index`` (a surrogate's choice): with ``algorithm.screen = k > 1``
+        #: a mutated child is the best of ``k`` proposed mutants.
+        self.screen: Callable[[Sequence[Genome]], int] | None = None
 
     def _mutate(self, genome: Genome, rng: np.random.Generator) -> Genome | None:
+        if self.screen is None or self.config.screen == 1:
+            return self._propose(genome, rng)
+        candidates = [m for m in (self._propose(genome, rng) for _ in range(self.config.screen)) if m is not None]
+        return candidates[self.screen(candidates)] if candidates else None
+
+    def _propose(self, genome: Genome, rng: np.random.Generator) -> Genome | None:
         mutant = self.variation.mutate(genome, rng)
         for _ in range(self.retries):
             if mutant is None or self.known is None or not self.known(mutant):

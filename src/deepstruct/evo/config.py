@@ -179,6 +179,7 @@ class AlgorithmConfig:
     asynchronous: bool = False  # aging only: ask for a child as soon as a result returns (steady state)
     max_seconds: float = 0.0  # stop after the generation that ends past this much run time (0: no limit)
     random_walk: int = 48  # random search: a sample is an initial genome varied by 0..random_walk mutations
+    screen: int = 1  # mutants proposed per mutated child, the best by the surrogate kept (1: no surrogate)
 
     def __post_init__(self) -> None:
         _choice("algorithm.name", self.name, ALGORITHMS)
@@ -195,6 +196,7 @@ class AlgorithmConfig:
         _float("algorithm.mutation_prob", self.mutation_prob, 0.0, 1.0)
         _int("algorithm.max_mutations", self.max_mutations)
         _int("algorithm.random_walk", self.random_walk, 0)
+        _int("algorithm.screen", self.screen)
         _int("algorithm.tournament_size", self.tournament_size, 1)
         _int("algorithm.elites", self.elites, 0)
         _int("algorithm.hall_of_fame", self.hall_of_fame, 1)

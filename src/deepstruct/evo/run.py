@@ -39,6 +39,7 @@ from deepstruct.evo.protocol import (
     inherits_training,
 )
 from deepstruct.evo.store import RunStore, read_config
+from deepstruct.evo.surrogate import JournalSurrogate
 from deepstruct.evo.tasks import Task, load_task
 from deepstruct.genomes import Genome
 
@@ -104,6 +105,9 @@ class EvolutionRun:
         self.strategy: Strategy = make_strategy(config.algorithm, self.objectives,
                                                 Variation(config.algorithm, self.registry), self.sample_genome)
         self.hall_of_fame = make_hall_of_fame(config.algorithm, self.objectives)
+        self.surrogate = JournalSurrogate(config.seed) if config.algorithm.screen > 1 else None
+        if self.surrogate is not None:
+            self.strategy.screen = self.surrogate.screen
         self.logbook = tools.Logbook()
         self.logbook.header = ["gen", "nevals", "cached", "penalties", "best", "mean"]
         self.rng = np.random.default_rng(config.seed)
@@ -260,6 +264,8 @@ class EvolutionRun:
         """Hall of fame, logbook, checkpoint, progress and the ``on_generation`` hook."""
         self.hall_of_fame.update(self.strategy.population)
         self.generation += 1
+        if self.surrogate is not None:
+            self.surrogate.refit(self.store.cache, self.generation, self.limits)
         record = self.record(counts)
         self.store.save_checkpoint(self.checkpoint(finished=self.done(), extra=extra))
         if bar is not None:
@@ -283,6 +289,8 @@ class EvolutionRun:
         total = self.config.algorithm.generations
         self._session_start = time.monotonic()
         with self.store.open(self.config, self.resumed):
+            if self.surrogate is not None and self.generation >= 0:  # resumed: as fitted after that generation
+                self.surrogate.refit(self.store.cache, self.generation, self.limits)
             evaluator = self._evaluator or self.make_evaluator()
             bar = make_progress(total + 1, self.generation + 1, self.progress)
             try:
