@@ -110,6 +110,8 @@ class TrainingConfig:
     epochs: int = 20
     child_epochs: int = 0  # Lamarckian: epochs of a child that inherits trained weights (0: training.epochs)
     child_learning_rate: float = 0.0  # Lamarckian: Adam's step for such a child (0: training.learning_rate)
+    halving_epoch: int = 0  # successive halving in a batch: the worse requests stop after this epoch (0: off)
+    halving_keep: float = 0.5  # the fraction of a batch's requests that train on past halving_epoch
     seeds: int = 3  # training repeats per individual (own initial weights and batch order); the fitness is the mean
     batch_size: int = 64
     learning_rate: float = 0.02
@@ -127,6 +129,8 @@ class TrainingConfig:
         _int("training.epochs", self.epochs)
         _int("training.child_epochs", self.child_epochs, 0)
         _float("training.child_learning_rate", self.child_learning_rate, 0.0, 10.0)
+        _int("training.halving_epoch", self.halving_epoch, 0)
+        _float("training.halving_keep", self.halving_keep, 0.0, 1.0, open_low=True)
         _int("training.seeds", self.seeds)
         _int("training.batch_size", self.batch_size)
         _float("training.learning_rate", self.learning_rate, 0.0, 10.0, open_low=True)

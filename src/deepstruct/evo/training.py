@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -22,7 +22,11 @@ import torch.nn.functional as F
 
 from deepstruct.sparse.population import PopulationDAN
 
-__all__ = ["TrainingFailure", "train_one", "train_members", "evaluate_members", "resolve_device", "FlatAdam"]
+__all__ = ["TrainingFailure", "train_one", "train_members", "evaluate_members", "resolve_device", "FlatAdam",
+           "EpochHook"]
+
+EpochHook = Callable[[int, PopulationDAN, torch.Tensor], "torch.Tensor | None"]
+"""``at_epoch(epoch, population, frozen) -> stop or None`` of :func:`train_members`."""
 
 
 class TrainingFailure(Exception):
@@ -201,7 +205,8 @@ class _Freezer:
 
 def train_members(models: Sequence[torch.nn.Module], seeds: Sequence[int], x: torch.Tensor, y: torch.Tensor,
                   config: Any, *, deadline: float, device: torch.device | str | None = None,
-                  epochs: Sequence[int] | None = None, learning_rate: float | None = None) -> list[str | None]:
+                  epochs: Sequence[int] | None = None, learning_rate: float | None = None,
+                  at_epoch: EpochHook | None = None) -> list[str | None]:
     """Train ``K`` models at once, in place, each exactly as :func:`train_one` would; return each one's failure.
 
     Parameters
@@ -224,6 +229,10 @@ def train_members(models: Sequence[torch.nn.Module], seeds: Sequence[int], x: to
         parameters while the others go on, as if it had trained alone.
     learning_rate : float, optional
         Adam's step size for every member (default ``config.learning_rate``).
+    at_epoch : callable, optional
+        ``at_epoch(epoch, population, frozen)`` before every epoch: a ``(K,)`` bool tensor of members to stop
+        there (they keep their parameters, as finished ones do), or ``None``; successive halving
+        (:mod:`deepstruct.evo.halving`) stops the worse members of a batch this way.
 
     Returns
     -------
@@ -253,8 +262,13 @@ def train_members(models: Sequence[torch.nn.Module], seeds: Sequence[int], x: to
     done = False
     for epoch in range(int(schedule.max())):
         finished = (schedule == epoch) & ~freezer.frozen
+        stop = at_epoch(epoch, population, freezer.frozen | finished) if at_epoch is not None else None
+        if stop is not None:
+            finished |= stop.cpu() & ~freezer.frozen
         if bool(finished.any()):  # these members are trained: they keep their parameters from here on
             freezer.freeze(finished)
+            if bool(freezer.frozen.all()):
+                break
         order = torch.from_numpy(np.stack([rng.permutation(n) for rng in rngs])).to(target)
         for start in range(0, n, config.batch_size):
             index = order[:, start: start + config.batch_size].reshape(-1)
