@@ -183,3 +183,13 @@ def test_the_population_shares_one_innovation_registry_kept_in_the_checkpoint(tm
     assert max(ids) < run.registry.next_id  # every vertex id of the population came from the registry
     resumed = EvolutionRun.resume(tmp_path / "run")
     assert resumed.registry == run.registry and resumed.strategy.variation.registry is resumed.registry
+
+
+def test_a_population_larger_than_the_start_space_is_a_warning(tmp_path: Path) -> None:
+    narrow = tiny_config(**{"genome.num_vertices": 2, "genome.min_vertices": 0, "algorithm.population": 6})
+    with pytest.warns(UserWarning, match="drew only 1 distinct genomes"):
+        genomes = EvolutionRun(narrow, tmp_path / "narrow").initial_genomes()
+    assert len(genomes) == 6
+    wide = EvolutionRun(tiny_config(**{"genome.num_vertices": 12, "genome.min_vertices": 4}), tmp_path / "wide")
+    keys = {wide.request(wide.strategy.initial([g])[0]).key for g in wide.initial_genomes()}
+    assert len(keys) == 6  # duplicates are drawn again

@@ -10,6 +10,7 @@ journal on resume, so a resumed run ends exactly as an uninterrupted one.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -179,7 +180,20 @@ class EvolutionRun:
         return genome
 
     def initial_genomes(self) -> list[Genome]:
-        return [self.sample_genome(self.rng) for _ in range(self.config.algorithm.population)]
+        """``algorithm.population`` distinct genomes of the initialiser (a duplicate is drawn again, up to ten
+        draws per member); when the start space holds fewer, a warning says so and the population repeats them."""
+        size = self.config.algorithm.population
+        genomes: dict[str, Genome] = {}
+        for _ in range(10 * size):
+            genome = self.sample_genome(self.rng)
+            genomes.setdefault(genome_key(genome), genome)
+            if len(genomes) == size:
+                return list(genomes.values())
+        distinct = list(genomes.values())
+        warnings.warn(f"genome.init {self.config.genome.init!r} drew only {len(distinct)} distinct genomes in "
+                      f"{10 * size} draws for a population of {size}: the initial population repeats them; widen the "
+                      "start space (genome.min_vertices, genome.num_vertices, genome.params)", stacklevel=2)
+        return [distinct[i % len(distinct)] for i in range(size)]
 
     def request(self, ind: Individual) -> EvaluationRequest:
         """The evaluation request of an individual (its key set on the way)."""
