@@ -37,6 +37,10 @@ __all__ = ["Individual", "fitness_class", "Variation", "Strategy", "Generational
            "AgingEvolution", "make_strategy", "make_hall_of_fame"]
 
 
+#: ``known(genome) -> bool``: whether an isomorphic genome was evaluated already (see :meth:`Strategy.ask`).
+Known = Callable[[Genome], bool] | None
+
+
 @cache
 def fitness_class(objectives: tuple[str, ...]) -> type[base.Fitness]:
     """A DEAP fitness class whose weights follow the objectives (maximise accuracy, minimise sizes)."""
@@ -189,16 +193,12 @@ class Strategy(ABC):
         self.objectives = tuple(objectives)
         self._variation = variation
         self.population: list[Individual] = []
-        #: Optional ``known(genome) -> bool``: whether an equal (isomorphic) genome was evaluated already. A
-        #: mutant that is known is drawn again (up to ``retries`` times), so that the offspring explore new
-        #: structures instead of filling the population with copies of evaluated ones.
-        self.known: Callable[[Genome], bool] | None = None
-        self.retries = 4
+        self.retries = 4  # a mutant that ``known`` says was evaluated already is drawn again up to this often
 
-    def _mutate(self, genome: Genome, rng: np.random.Generator) -> Genome | None:
+    def _mutate(self, genome: Genome, rng: np.random.Generator, known: Known = None) -> Genome | None:
         mutant = self.variation.mutate(genome, rng)
         for _ in range(self.retries):
-            if mutant is None or self.known is None or not self.known(mutant):
+            if mutant is None or known is None or not known(mutant):
                 break
             mutant = self.variation.mutate(genome, rng)
         return mutant
@@ -214,8 +214,13 @@ class Strategy(ABC):
         return [Individual(g, self.objectives) for g in genomes]
 
     @abstractmethod
-    def ask(self, rng: np.random.Generator) -> list[Individual]:
-        """Implemented by every subclass."""
+    def ask(self, rng: np.random.Generator, *, known: Known = None) -> list[Individual]:
+        """The next offspring, drawn with ``rng``.
+
+        ``known(genome) -> bool``, if given, says whether an equal (isomorphic) genome was evaluated already: a
+        mutant that is known is drawn again (up to ``retries`` times), so that the offspring explore new
+        structures instead of filling the population with copies of evaluated ones.
+        """
 
     def tell(self, offspring: Sequence[Individual]) -> None:
         if any(not ind.fitness.valid for ind in offspring):
@@ -225,7 +230,8 @@ class Strategy(ABC):
     def _replace(self, offspring: list[Individual]) -> None:
         self.population = offspring
 
-    def _vary_and(self, parents: list[Individual], rng: np.random.Generator) -> list[Individual]:
+    def _vary_and(self, parents: list[Individual], rng: np.random.Generator,
+                  known: Known = None) -> list[Individual]:
         """Clone, cross over neighbours with ``crossover_prob``, mutate with ``mutation_prob`` (DEAP's varAnd)."""
         children = [p.clone() for p in parents]
         for i in range(1, len(children), 2):
@@ -236,7 +242,7 @@ class Strategy(ABC):
                     _invalidate(children[i], pair[1])
         for child in children:
             if rng.random() < self.config.mutation_prob:
-                mutant = self._mutate(child.genome, rng)
+                mutant = self._mutate(child.genome, rng, known)
                 if mutant is not None:
                     _invalidate(child, mutant)
         return children
@@ -256,17 +262,17 @@ class Strategy(ABC):
 class GenerationalGA(Strategy):
     """Generational GA: ``elites`` best survive; the rest are tournament-selected, crossed over and mutated."""
 
-    def ask(self, rng: np.random.Generator) -> list[Individual]:
+    def ask(self, rng: np.random.Generator, *, known: Known = None) -> list[Individual]:
         n, e = self.config.population, self.config.elites
         elites = [ind.clone() for ind in tools.selBest(self.population, e)] if e else []
         parents = tournament(self.population, n - e, self.config.tournament_size, rng)
-        return elites + self._vary_and(parents, rng)
+        return elites + self._vary_and(parents, rng, known)
 
 
 class MuPlusLambda(Strategy):
     """(μ+λ): λ children by crossover, mutation or reproduction; the best μ of parents and children survive."""
 
-    def ask(self, rng: np.random.Generator) -> list[Individual]:
+    def ask(self, rng: np.random.Generator, *, known: Known = None) -> list[Individual]:
         children = []
         cx, mut = self.config.crossover_prob, self.config.mutation_prob
         for _ in range(self.config.num_offspring):
@@ -279,7 +285,7 @@ class MuPlusLambda(Strategy):
                     _invalidate(a, pair[0])
             elif draw < cx + mut:
                 a = self.population[int(rng.integers(len(self.population)))].clone()
-                mutant = self._mutate(a.genome, rng)
+                mutant = self._mutate(a.genome, rng, known)
                 if mutant is not None:
                     _invalidate(a, mutant)
             else:
@@ -297,7 +303,7 @@ class MuPlusLambda(Strategy):
 class NSGA2(MuPlusLambda):
     """NSGA-II: binary tournaments on (front, crowding distance), varAnd, elitist non-dominated sorting."""
 
-    def ask(self, rng: np.random.Generator) -> list[Individual]:
+    def ask(self, rng: np.random.Generator, *, known: Known = None) -> list[Individual]:
         fronts = tools.sortNondominated(self.population, len(self.population))
         rank: dict[int, int] = {}
         crowd: dict[int, float] = {}
@@ -310,7 +316,7 @@ class NSGA2(MuPlusLambda):
             i, j = (self.population[int(x)] for x in rng.integers(len(self.population), size=2))
             better = i if (rank[id(i)], -crowd[id(i)]) <= (rank[id(j)], -crowd[id(j)]) else j
             parents.append(better)
-        return self._vary_and(parents, rng)
+        return self._vary_and(parents, rng, known)
 
     def _select(self, individuals: list[Individual], k: int) -> list[Individual]:
         return tools.selNSGA2(individuals, k)
@@ -323,14 +329,14 @@ class AgingEvolution(Strategy):
     so that they can be evaluated in parallel, then removes as many of the oldest.
     """
 
-    def ask(self, rng: np.random.Generator, n: int | None = None) -> list[Individual]:
+    def ask(self, rng: np.random.Generator, n: int | None = None, *, known: Known = None) -> list[Individual]:
         """``n`` children (default ``offspring``); a steady-state run asks for as many as results returned."""
         size = min(self.config.tournament_size, len(self.population))
         children = []
         for _ in range(self.config.num_offspring if n is None else n):
             sample = [self.population[int(i)] for i in rng.choice(len(self.population), size=size, replace=False)]
             child = max(sample, key=lambda ind: ind.fitness).clone()
-            mutant = self._mutate(child.genome, rng)
+            mutant = self._mutate(child.genome, rng, known)
             if mutant is not None:
                 _invalidate(child, mutant)
             children.append(child)
