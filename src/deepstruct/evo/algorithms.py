@@ -49,9 +49,14 @@ def fitness_class(objectives: tuple[str, ...]) -> type[base.Fitness]:
 
 
 class Individual:
-    """A genome with a DEAP fitness, its cache key, the reason of a penalty and evaluation statistics."""
+    """A genome with a DEAP fitness, its cache key, the reason of a penalty and evaluation statistics.
 
-    __slots__ = ("genome", "fitness", "key", "reason", "stats")
+    ``data`` may hold ``(genome, genome.to_dict())`` when that dict exists already (the request sent, the
+    re-encoded genome received), so that a checkpoint does not convert the genome again; it counts only while
+    ``genome`` is that very object (genomes are values: replaced, never edited).
+    """
+
+    __slots__ = ("genome", "fitness", "key", "reason", "stats", "data")
 
     def __init__(self, genome: Genome, objectives: tuple[str, ...]) -> None:
         self.genome = genome
@@ -59,6 +64,7 @@ class Individual:
         self.key: str | None = None
         self.reason: str | None = None
         self.stats: dict[str, Any] = {}
+        self.data: tuple[Genome, dict[str, Any]] | None = None
 
     def __eq__(self, other: object) -> bool:  # used by DEAP halls of fame to find twins
         return isinstance(other, Individual) and self.key is not None and self.key == other.key
@@ -70,14 +76,20 @@ class Individual:
         other = Individual.__new__(Individual)
         other.genome = self.genome
         other.fitness = copy.copy(self.fitness)  # DEAP fitness: a tuple of weighted values, copied shallowly
-        other.key, other.reason, other.stats = self.key, self.reason, self.stats
+        other.key, other.reason, other.stats, other.data = self.key, self.reason, self.stats, self.data
         return other
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Individual:  # DEAP's halls of fame deep-copy members
         return self.clone()
 
+    def genome_dict(self) -> dict[str, Any]:
+        """``genome.to_dict()``, converted once."""
+        if self.data is None or self.data[0] is not self.genome:
+            self.data = (self.genome, self.genome.to_dict())
+        return self.data[1]
+
     def to_dict(self) -> dict[str, Any]:
-        return {"genome": self.genome.to_dict(), "values": list(self.fitness.values) if self.fitness.valid else None,
+        return {"genome": self.genome_dict(), "values": list(self.fitness.values) if self.fitness.valid else None,
                 "key": self.key, "reason": self.reason, "stats": self.stats}
 
     @classmethod
@@ -172,7 +184,7 @@ class Variation:
 def _invalidate(ind: Individual, genome: Genome) -> None:
     ind.genome = genome
     del ind.fitness.values
-    ind.key, ind.reason, ind.stats = None, None, {}
+    ind.key, ind.reason, ind.stats, ind.data = None, None, {}, None
 
 
 def tournament(population: Sequence[Individual], k: int, size: int, rng: np.random.Generator) -> list[Individual]:

@@ -19,6 +19,7 @@ from deepstruct.evo.evaluators import Evaluator
 from deepstruct.evo.protocol import EvaluationRequest, EvaluationResult, genome_key, individual_seed
 from deepstruct.evo.store import RunStore
 from deepstruct.genomes import Genome
+from deepstruct.genomes.shape import MemberShape, check_weights, member_shape
 
 __all__ = ["Driver"]
 
@@ -39,12 +40,40 @@ class Driver:
     def __init__(self, config: RunConfig, store: RunStore, evaluator: Evaluator) -> None:
         self.config, self.store, self.evaluator = config, store, evaluator
         self.limits = config.genome.limits()
+        self._keys: dict[int, tuple[Genome, str]] = {}  # id(genome) -> (genome, key): one hash per genome
+
+    def key(self, genome: Genome) -> str:
+        """The cache key of ``genome`` (:func:`~deepstruct.evo.protocol.genome_key`), hashed once: the strategy's
+        ``known`` and the request of the same child share it until :meth:`forget_keys`."""
+        hit = self._keys.get(id(genome))
+        if hit is None or hit[0] is not genome:
+            hit = self._keys[id(genome)] = (genome, genome_key(genome))
+        return hit[1]
+
+    def forget_keys(self) -> None:
+        """Drop the remembered keys (after the requests of a generation or an asynchronous ask)."""
+        self._keys.clear()
 
     def request(self, ind: Individual) -> EvaluationRequest:
-        """The evaluation request of an individual (its key set on the way)."""
-        ind.key = genome_key(ind.genome)
-        return EvaluationRequest(ind.key, ind.genome.to_dict(), individual_seed(self.config.seed, ind.key),
-                                 self.config.training, self.limits)
+        """The evaluation request of an individual (its key set on the way), with its member shape when the
+        batch planner needs one: computed here from the genome this process holds (valid: variation and
+        initialisers validate), so the planner does not load and validate the genome again."""
+        genome = ind.genome
+        ind.key = self.key(genome)
+        return EvaluationRequest(ind.key, ind.genome_dict(), individual_seed(self.config.seed, ind.key),
+                                 self.config.training, self.limits, self._shape(genome))
+
+    def _shape(self, genome: Genome) -> MemberShape | None:
+        """The member shape of ``genome`` (``None`` with one request per batch, or when the planner should find
+        the problem itself)."""
+        if self.config.evaluator.batch == 1:
+            return None
+        try:
+            shape = member_shape(genome, validate=False)
+            check_weights(genome, shape.weights)
+        except ValueError:
+            return None
+        return shape
 
     def plan(self, requests: Sequence[EvaluationRequest]) -> list[list[EvaluationRequest]]:
         """The batches of ``requests`` (:func:`deepstruct.evo.batching.plan_batches` with the evaluator config)."""
@@ -56,12 +85,13 @@ class Driver:
         ind.fitness.values = result.values
         ind.reason = result.reason
         ind.stats = dict(result.stats)
-        if result.genome is not None:
-            ind.genome = Genome.from_dict(result.genome, limits=self.limits)
+        if result.genome is not None:  # made by the worker from a valid genome (encode validates): trusted
+            ind.genome = Genome.from_dict(result.genome, limits=self.limits, validate=False)
+            ind.data = (ind.genome, result.genome)
 
     def known(self, generation: int) -> Callable[[Genome], bool]:
         """``known(genome)``: whether an isomorphic genome was evaluated in a generation before ``generation``."""
-        return lambda genome: self.store.known_before(genome_key(genome), generation)
+        return lambda genome: self.store.known_before(self.key(genome), generation)
 
     def evaluate(self, individuals: Sequence[Individual], generation: int) -> dict[str, int]:
         """Evaluate the individuals without a valid fitness (cache first), journalling each new result as it
@@ -80,6 +110,7 @@ class Driver:
                 cached += 1
             else:
                 requests.setdefault(request.key, request)
+        self.forget_keys()
         batches = [b for b in self.plan(list(requests.values()))
                    if any(r.key not in self.store.cache for r in b)]  # a batch wholly journalled is done
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from deepstruct.batch_plan import MemberShape
 from deepstruct.evo.config import OBJECTIVES, ConfigError, TrainingConfig
 from deepstruct.genomes import Genome, GenomeLimits, canonical_hash
 
@@ -67,6 +68,9 @@ class EvaluationRequest:
         How to train, prune and score (``training.seeds`` repeats).
     limits : GenomeLimits
         The limits the genome is loaded with (the run's, from its config: the one source of limits).
+    shape : MemberShape, optional
+        The member shape of the genome's phenotype, computed by the driver from the genome it holds, so that
+        the batch planner need not load the genome again (``None``: the planner computes it).
     """
 
     key: str
@@ -74,6 +78,7 @@ class EvaluationRequest:
     seed: int
     training: TrainingConfig = field(default_factory=TrainingConfig)
     limits: GenomeLimits = field(default_factory=GenomeLimits)
+    shape: MemberShape | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.training, TrainingConfig):
@@ -81,6 +86,8 @@ class EvaluationRequest:
                               f"got {type(self.training).__name__}")
         if not isinstance(self.limits, GenomeLimits):
             raise ConfigError(f"EvaluationRequest.limits must be a GenomeLimits, got {type(self.limits).__name__}")
+        if self.shape is not None and not isinstance(self.shape, MemberShape):
+            raise ConfigError(f"EvaluationRequest.shape must be a MemberShape or None, got {type(self.shape).__name__}")
 
     @classmethod
     def of(cls, genome: Genome, run_seed: int, training: TrainingConfig,

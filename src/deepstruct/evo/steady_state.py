@@ -19,7 +19,7 @@ from deepstruct.evo.algorithms import Individual, Strategy
 from deepstruct.evo.batching import AUTO_MEMBERS
 from deepstruct.evo.config import ConfigError
 from deepstruct.evo.driver import Driver
-from deepstruct.evo.protocol import EvaluationRequest, EvaluationResult, genome_key
+from deepstruct.evo.protocol import EvaluationRequest, EvaluationResult
 from deepstruct.evo.state import RunState
 
 __all__ = ["SteadyState", "holds"]
@@ -74,13 +74,14 @@ class SteadyState:
 
     def known(self, genome: Any) -> bool:
         """Whether a result of ``genome``'s key was journalled before the current position."""
-        return genome_key(genome) in self.seen
+        return self.driver.key(genome) in self.seen
 
     # -- events ----------------------------------------------------------------------------------------------
     def ask(self, n: int, expected: list[str] | None = None) -> list[Individual]:
         """Ask for ``n`` children (journalled; or checked against the ``expected`` keys of a replayed ask)."""
         children = self.strategy.ask(self.run_state.rng, n, known=self.known)  # type: ignore[call-arg]
         keys = [self.driver.request(child).key for child in children]
+        self.driver.forget_keys()
         if expected is not None and keys != expected:
             raise ConfigError(f"{self.driver.store.run_dir / 'journal.jsonl'}: the journalled ask {expected} does "
                               f"not match this run's ({keys}): the journal comes from other code or another "
