@@ -77,9 +77,11 @@ def test_known_mutants_are_drawn_again(retries: int) -> None:
     strategy = make_strategy(config, ("accuracy",))
     strategy.retries = retries
     parent = init_random_layered(4, 2, 6, rng=np.random.default_rng(0), num_layers=1)
-    strategy.known = lambda genome: genome.num_vertices > parent.num_vertices  # every grown genome is "known"
+    def known(genome: Genome) -> bool:  # every grown genome is "known"
+        return genome.num_vertices > parent.num_vertices
+
     rng = np.random.default_rng(1)
-    grown = sum(strategy._mutate(parent, rng).num_vertices > 6 for _ in range(200))
+    grown = sum(strategy._mutate(parent, rng, known).num_vertices > 6 for _ in range(200))
     if retries:
         assert grown < 20  # about 200 / 2**5
     else:

@@ -38,6 +38,10 @@ __all__ = ["Individual", "fitness_class", "Variation", "Strategy", "Generational
            "AgingEvolution", "RandomSearch", "make_strategy", "make_hall_of_fame"]
 
 
+#: ``known(genome) -> bool``: whether an isomorphic genome was evaluated already (see :meth:`Strategy.ask`).
+Known = Callable[[Genome], bool] | None
+
+
 @cache
 def fitness_class(objectives: tuple[str, ...]) -> type[base.Fitness]:
     """A DEAP fitness class whose weights follow the objectives (maximise accuracy, minimise sizes)."""
@@ -46,9 +50,14 @@ def fitness_class(objectives: tuple[str, ...]) -> type[base.Fitness]:
 
 
 class Individual:
-    """A genome with a DEAP fitness, its cache key, the reason of a penalty and evaluation statistics."""
+    """A genome with a DEAP fitness, its cache key, the reason of a penalty and evaluation statistics.
 
-    __slots__ = ("genome", "fitness", "key", "reason", "stats")
+    ``data`` may hold ``(genome, genome.to_dict())`` when that dict exists already (the request sent, the
+    re-encoded genome received), so that a checkpoint does not convert the genome again; it counts only while
+    ``genome`` is that very object (genomes are values: replaced, never edited).
+    """
+
+    __slots__ = ("genome", "fitness", "key", "reason", "stats", "data")
 
     def __init__(self, genome: Genome, objectives: tuple[str, ...]) -> None:
         self.genome = genome
@@ -56,6 +65,7 @@ class Individual:
         self.key: str | None = None
         self.reason: str | None = None
         self.stats: dict[str, Any] = {}
+        self.data: tuple[Genome, dict[str, Any]] | None = None
 
     def __eq__(self, other: object) -> bool:  # used by DEAP halls of fame to find twins
         return isinstance(other, Individual) and self.key is not None and self.key == other.key
@@ -67,14 +77,20 @@ class Individual:
         other = Individual.__new__(Individual)
         other.genome = self.genome
         other.fitness = copy.copy(self.fitness)  # DEAP fitness: a tuple of weighted values, copied shallowly
-        other.key, other.reason, other.stats = self.key, self.reason, self.stats
+        other.key, other.reason, other.stats, other.data = self.key, self.reason, self.stats, self.data
         return other
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Individual:  # DEAP's halls of fame deep-copy members
         return self.clone()
 
+    def genome_dict(self) -> dict[str, Any]:
+        """``genome.to_dict()``, converted once."""
+        if self.data is None or self.data[0] is not self.genome:
+            self.data = (self.genome, self.genome.to_dict())
+        return self.data[1]
+
     def to_dict(self) -> dict[str, Any]:
-        return {"genome": self.genome.to_dict(), "values": list(self.fitness.values) if self.fitness.valid else None,
+        return {"genome": self.genome_dict(), "values": list(self.fitness.values) if self.fitness.valid else None,
                 "key": self.key, "reason": self.reason, "stats": self.stats}
 
     @classmethod
@@ -177,7 +193,7 @@ class Variation:
 def _invalidate(ind: Individual, genome: Genome) -> None:
     ind.genome = genome
     del ind.fitness.values
-    ind.key, ind.reason, ind.stats = None, None, {}
+    ind.key, ind.reason, ind.stats, ind.data = None, None, {}, None
 
 
 def tournament(population: Sequence[Individual], k: int, size: int, rng: np.random.Generator) -> list[Individual]:
@@ -198,25 +214,22 @@ class Strategy(ABC):
         self.objectives = tuple(objectives)
         self._variation = variation
         self.population: list[Individual] = []
-        #: Optional ``known(genome) -> bool``: whether an equal (isomorphic) genome was evaluated already. A
-        #: mutant that is known is drawn again (up to ``retries`` times), so that the offspring explore new
-        #: structures instead of filling the population with copies of evaluated ones.
-        self.known: Callable[[Genome], bool] | None = None
-        self.retries = 4
-        #: Optional ``screen(candidates) -> index`` (a surrogate's choice): with ``algorithm.screen = k > 1``
-        #: a mutated child is the best of ``k`` proposed mutants.
+        self.retries = 4  # a mutant that ``known`` says was evaluated already is drawn again up to this often
+        #: Optional ``screen(candidates) -> index`` (a surrogate's choice, set once by the run): with
+        #: ``algorithm.screen = k > 1`` a mutated child is the best of ``k`` proposed mutants.
         self.screen: Callable[[Sequence[Genome]], int] | None = None
 
-    def _mutate(self, genome: Genome, rng: np.random.Generator) -> Genome | None:
+    def _mutate(self, genome: Genome, rng: np.random.Generator, known: Known = None) -> Genome | None:
         if self.screen is None or self.config.screen == 1:
-            return self._propose(genome, rng)
-        candidates = [m for m in (self._propose(genome, rng) for _ in range(self.config.screen)) if m is not None]
+            return self._propose(genome, rng, known)
+        candidates = [m for m in (self._propose(genome, rng, known) for _ in range(self.config.screen))
+                      if m is not None]
         return candidates[self.screen(candidates)] if candidates else None
 
-    def _propose(self, genome: Genome, rng: np.random.Generator) -> Genome | None:
+    def _propose(self, genome: Genome, rng: np.random.Generator, known: Known = None) -> Genome | None:
         mutant = self.variation.mutate(genome, rng)
         for _ in range(self.retries):
-            if mutant is None or self.known is None or not self.known(mutant):
+            if mutant is None or known is None or not known(mutant):
                 break
             mutant = self.variation.mutate(genome, rng)
         return mutant
@@ -232,8 +245,13 @@ class Strategy(ABC):
         return [Individual(g, self.objectives) for g in genomes]
 
     @abstractmethod
-    def ask(self, rng: np.random.Generator) -> list[Individual]:
-        """Implemented by every subclass."""
+    def ask(self, rng: np.random.Generator, *, known: Known = None) -> list[Individual]:
+        """The next offspring, drawn with ``rng``.
+
+        ``known(genome) -> bool``, if given, says whether an equal (isomorphic) genome was evaluated already: a
+        mutant that is known is drawn again (up to ``retries`` times), so that the offspring explore new
+        structures instead of filling the population with copies of evaluated ones.
+        """
 
     def tell(self, offspring: Sequence[Individual]) -> None:
         if any(not ind.fitness.valid for ind in offspring):
@@ -243,7 +261,8 @@ class Strategy(ABC):
     def _replace(self, offspring: list[Individual]) -> None:
         self.population = offspring
 
-    def _vary_and(self, parents: list[Individual], rng: np.random.Generator) -> list[Individual]:
+    def _vary_and(self, parents: list[Individual], rng: np.random.Generator,
+                  known: Known = None) -> list[Individual]:
         """Clone, cross over neighbours with ``crossover_prob``, mutate with ``mutation_prob`` (DEAP's varAnd)."""
         children = [p.clone() for p in parents]
         for i in range(1, len(children), 2):
@@ -254,7 +273,7 @@ class Strategy(ABC):
                     _invalidate(children[i], pair[1])
         for child in children:
             if rng.random() < self.config.mutation_prob:
-                mutant = self._mutate(child.genome, rng)
+                mutant = self._mutate(child.genome, rng, known)
                 if mutant is not None:
                     _invalidate(child, mutant)
         return children
@@ -274,17 +293,17 @@ class Strategy(ABC):
 class GenerationalGA(Strategy):
     """Generational GA: ``elites`` best survive; the rest are tournament-selected, crossed over and mutated."""
 
-    def ask(self, rng: np.random.Generator) -> list[Individual]:
+    def ask(self, rng: np.random.Generator, *, known: Known = None) -> list[Individual]:
         n, e = self.config.population, self.config.elites
         elites = [ind.clone() for ind in tools.selBest(self.population, e)] if e else []
         parents = tournament(self.population, n - e, self.config.tournament_size, rng)
-        return elites + self._vary_and(parents, rng)
+        return elites + self._vary_and(parents, rng, known)
 
 
 class MuPlusLambda(Strategy):
     """(μ+λ): λ children by crossover, mutation or reproduction; the best μ of parents and children survive."""
 
-    def ask(self, rng: np.random.Generator) -> list[Individual]:
+    def ask(self, rng: np.random.Generator, *, known: Known = None) -> list[Individual]:
         children = []
         cx, mut = self.config.crossover_prob, self.config.mutation_prob
         for _ in range(self.config.num_offspring):
@@ -297,7 +316,7 @@ class MuPlusLambda(Strategy):
                     _invalidate(a, pair[0])
             elif draw < cx + mut:
                 a = self.population[int(rng.integers(len(self.population)))].clone()
-                mutant = self._mutate(a.genome, rng)
+                mutant = self._mutate(a.genome, rng, known)
                 if mutant is not None:
                     _invalidate(a, mutant)
             else:
@@ -315,7 +334,7 @@ class MuPlusLambda(Strategy):
 class NSGA2(MuPlusLambda):
     """NSGA-II: binary tournaments on (front, crowding distance), varAnd, elitist non-dominated sorting."""
 
-    def ask(self, rng: np.random.Generator) -> list[Individual]:
+    def ask(self, rng: np.random.Generator, *, known: Known = None) -> list[Individual]:
         fronts = tools.sortNondominated(self.population, len(self.population))
         rank: dict[int, int] = {}
         crowd: dict[int, float] = {}
@@ -328,7 +347,7 @@ class NSGA2(MuPlusLambda):
             i, j = (self.population[int(x)] for x in rng.integers(len(self.population), size=2))
             better = i if (rank[id(i)], -crowd[id(i)]) <= (rank[id(j)], -crowd[id(j)]) else j
             parents.append(better)
-        return self._vary_and(parents, rng)
+        return self._vary_and(parents, rng, known)
 
     def _select(self, individuals: list[Individual], k: int) -> list[Individual]:
         return tools.selNSGA2(individuals, k)
@@ -341,14 +360,14 @@ class AgingEvolution(Strategy):
     so that they can be evaluated in parallel, then removes as many of the oldest.
     """
 
-    def ask(self, rng: np.random.Generator, n: int | None = None) -> list[Individual]:
+    def ask(self, rng: np.random.Generator, n: int | None = None, *, known: Known = None) -> list[Individual]:
         """``n`` children (default ``offspring``); a steady-state run asks for as many as results returned."""
         size = min(self.config.tournament_size, len(self.population))
         children = []
         for _ in range(self.config.num_offspring if n is None else n):
             sample = [self.population[int(i)] for i in rng.choice(len(self.population), size=size, replace=False)]
             child = max(sample, key=lambda ind: ind.fitness).clone()
-            mutant = self._mutate(child.genome, rng)
+            mutant = self._mutate(child.genome, rng, known)
             if mutant is not None:
                 _invalidate(child, mutant)
             children.append(child)
@@ -374,14 +393,23 @@ class RandomSearch(Strategy):
             raise ValueError("random search needs sample(rng) -> Genome, the run's initialiser")
         self.sample = sample
 
-    def ask(self, rng: np.random.Generator) -> list[Individual]:
+    def ask(self, rng: np.random.Generator, *, known: Known = None) -> list[Individual]:
+        """``offspring`` fresh samples; one that ``known`` says was evaluated is drawn again (``retries`` times)."""
         children = []
         for _ in range(self.config.num_offspring):
-            genome = self.sample(rng)
-            steps = int(rng.integers(0, self.config.random_walk + 1))
-            walked = self.variation.walk(genome, steps, rng) if steps else None
-            children.append(Individual(genome if walked is None else walked, self.objectives))
+            genome = self._draw(rng)
+            for _ in range(self.retries):
+                if known is None or not known(genome):
+                    break
+                genome = self._draw(rng)
+            children.append(Individual(genome, self.objectives))
         return children
+
+    def _draw(self, rng: np.random.Generator) -> Genome:
+        genome = self.sample(rng)
+        steps = int(rng.integers(0, self.config.random_walk + 1))
+        walked = self.variation.walk(genome, steps, rng) if steps else None
+        return genome if walked is None else walked
 
     def _replace(self, offspring: list[Individual]) -> None:
         self.population = self._select(self.population + offspring, self.config.population)

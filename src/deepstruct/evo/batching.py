@@ -31,7 +31,10 @@ AUTO_MEMBERS = 24
 
 def request_shape(request: EvaluationRequest) -> MemberShape | None:
     """The :class:`~deepstruct.batch_plan.MemberShape` of one member of ``request`` (every training repeat has
-    it), or ``None`` when the genome is invalid (it fails in its worker, with the reason)."""
+    it): the one the request carries, else computed from its genome (loaded and validated), or ``None`` when the
+    genome is invalid (it fails in its worker, with the reason)."""
+    if request.shape is not None:
+        return request.shape
     try:
         genome = request.load_genome()  # validated against the request's limits
         shape = member_shape(genome, validate=False)

@@ -43,14 +43,16 @@ def penalty_result(objectives: Sequence[str], reason: str) -> dict[str, Any]:
     return {"values": list(result.values), "reason": reason, "genome": None, "stats": {}}
 
 
-def decode_member(genome: Genome, seed: int, training: TrainingConfig) -> Any:
-    """The phenotype of ``genome`` with initial weights from ``seed`` (inherited ones loaded in Lamarckian mode)."""
+def decode_member(genome: Genome, seed: int, training: TrainingConfig, *, validate: bool = True) -> Any:
+    """The phenotype of ``genome`` with initial weights from ``seed`` (inherited ones loaded in Lamarckian mode);
+    ``validate=False`` for a genome validated already."""
     import torch
 
     from deepstruct.genomes.phenotype import decode
 
     generator = torch.Generator().manual_seed(int(seed))
-    return decode(genome, kind=training.phenotype, generator=generator, load_weights=training.mode == "lamarckian")
+    return decode(genome, kind=training.phenotype, generator=generator, load_weights=training.mode == "lamarckian",
+                  validate=validate)
 
 
 def prune_model(model: Any, amount: float, *, layers: str = "all", scope: str = "layer") -> None:
@@ -190,8 +192,9 @@ def _run(requests: Sequence[EvaluationRequest], data: dict[str, np.ndarray],
         members: list[_Member] = []
         for i, request in enumerate(requests):
             try:
-                parents[i] = request.load_genome()
-                members.extend(_Member(i, r, seed, decode_member(parents[i], seed, training), request.schedule)
+                parents[i] = request.load_genome()  # the worker's input: validated here, once
+                members.extend(_Member(i, r, seed, decode_member(parents[i], seed, training, validate=False),
+                                       request.schedule)
                                for r, seed in enumerate(request.repeat_seeds()))
             except Exception as exc:  # noqa: BLE001 - building one member only fails that member's request
                 failures[i] = _where(exc)

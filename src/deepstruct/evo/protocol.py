@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from deepstruct.batch_plan import MemberShape
 from deepstruct.evo.config import OBJECTIVES, ConfigError, TrainingConfig
 from deepstruct.genomes import Genome, GenomeLimits, canonical_hash
 
@@ -76,6 +77,9 @@ class EvaluationRequest:
     inherits : bool
         The genome goes on from its parent's trained weights (:func:`inherits_training`), so it trains the child
         schedule of ``training`` (:attr:`schedule`).
+    shape : MemberShape, optional
+        The member shape of the genome's phenotype, computed by the driver from the genome it holds, so that
+        the batch planner need not load the genome again (``None``: the planner computes it).
     """
 
     key: str
@@ -84,6 +88,7 @@ class EvaluationRequest:
     training: TrainingConfig = field(default_factory=TrainingConfig)
     limits: GenomeLimits = field(default_factory=GenomeLimits)
     inherits: bool = False
+    shape: MemberShape | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.training, TrainingConfig):
@@ -93,6 +98,8 @@ class EvaluationRequest:
             raise ConfigError(f"EvaluationRequest.limits must be a GenomeLimits, got {type(self.limits).__name__}")
         if not isinstance(self.inherits, bool):
             raise ConfigError(f"EvaluationRequest.inherits must be a bool, got {self.inherits!r}")
+        if self.shape is not None and not isinstance(self.shape, MemberShape):
+            raise ConfigError(f"EvaluationRequest.shape must be a MemberShape or None, got {type(self.shape).__name__}")
 
     @classmethod
     def of(cls, genome: Genome, run_seed: int, training: TrainingConfig,

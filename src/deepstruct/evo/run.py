@@ -1,17 +1,20 @@
 """An evolutionary run: task + strategy + evaluator + config, over a :class:`~deepstruct.evo.store.RunStore`.
 
-The loop stays thin (ask, evaluate, tell, record); persistence lives in the store, progress in
-:mod:`deepstruct.evo.progress`, the batch plan in :mod:`deepstruct.evo.batching`, the asynchronous steady-state
-loop in :mod:`deepstruct.evo.steady_state`. Results depend only on a genome, its seed (from the run seed and the
-genome's canonical hash) and the batch plan (from the generation's requests), and the cache is rebuilt from the
-journal on resume, so a resumed run ends exactly as an uninterrupted one.
+:class:`EvolutionRun` is the façade: it checks the configuration, builds the collaborators and wires them into
+the loops of :mod:`deepstruct.evo.loop` (the strategy, the :class:`~deepstruct.evo.driver.Driver` of its
+evaluations, the :class:`~deepstruct.evo.state.RunState` and the listeners of
+:mod:`deepstruct.evo.listeners`: checkpoints, progress, the time budget, the ``on_generation`` hook).
+
+Results depend only on a genome, its seed (from the run seed and the genome's canonical hash) and the batch plan
+(from the generation's requests), and the cache is rebuilt from the journal on resume, so a resumed run ends
+exactly as an uninterrupted one.
 """
 
 from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -19,30 +22,20 @@ from typing import Any
 import numpy as np
 from deap import tools
 
-from deepstruct.evo.algorithms import (
-    Individual,
-    Strategy,
-    Variation,
-    make_hall_of_fame,
-    make_strategy,
-    restore_hall_of_fame,
-)
-from deepstruct.evo.batching import plan_batches
+from deepstruct.evo import loop
+from deepstruct.evo.algorithms import Strategy, Variation, make_strategy
 from deepstruct.evo.config import ConfigError, RunConfig
+from deepstruct.evo.driver import Driver
 from deepstruct.evo.evaluators import BatchFitness, Evaluator, RayEvaluator, SerialEvaluator
 from deepstruct.evo.fitness import evaluate_requests
-from deepstruct.evo.progress import generation_line, make_progress
-from deepstruct.evo.protocol import (
-    EvaluationRequest,
-    EvaluationResult,
-    genome_key,
-    individual_seed,
-    inherits_training,
-)
+from deepstruct.evo.listeners import Budget, Checkpointer, ProgressListener
+from deepstruct.evo.progress import make_progress
+from deepstruct.evo.protocol import genome_key, individual_seed
+from deepstruct.evo.state import RunState
 from deepstruct.evo.store import RunStore, read_config
 from deepstruct.evo.surrogate import JournalSurrogate
 from deepstruct.evo.tasks import Task, load_task
-from deepstruct.genomes import Genome
+from deepstruct.genomes import INITIALISERS, Genome, InnovationRegistry
 
 __all__ = ["EvolutionRun", "individual_seed", "default_run_dir"]
 
@@ -82,13 +75,13 @@ class EvolutionRun:
         An evaluator to use (and not close) instead of the one the config names.
     progress : bool
         Show progress on stderr (a tqdm bar on a terminal, one line per generation otherwise).
+    allow_import : bool
+        Whether a user task (``module:function``) may be imported.
     """
 
     def __init__(self, config: RunConfig, run_dir: str | Path | None = None, *, task: Task | None = None,
                  fitness_fn: BatchFitness = evaluate_requests, evaluator: Evaluator | None = None,
                  progress: bool = False, allow_import: bool = True) -> None:
-        from deepstruct.genomes import INITIALISERS
-
         self.config = config
         self.run_dir = _usable(Path(run_dir or config.out or default_run_dir(config)))
         self.objectives = config.training.objectives
@@ -100,25 +93,47 @@ class EvolutionRun:
         self.fitness_fn = fitness_fn
         self._evaluator = evaluator
         self.progress = progress
-        from deepstruct.genomes import InnovationRegistry
-
-        self.registry = InnovationRegistry()  # one per population: homologous ids across lineages
+        self.state = RunState.new(config)
         self.strategy: Strategy = make_strategy(config.algorithm, self.objectives,
-                                                Variation(config.algorithm, self.registry), self.sample_genome)
-        self.hall_of_fame = make_hall_of_fame(config.algorithm, self.objectives)
-        self.surrogate = JournalSurrogate(config.seed) if config.algorithm.screen > 1 else None
+                                                Variation(config.algorithm, self.state.registry), self.sample_genome)
+        self.store = RunStore(self.run_dir)
+        self.surrogate = JournalSurrogate(config.seed, self.store, self.limits) if config.algorithm.screen > 1 \
+            else None
         if self.surrogate is not None:
             self.strategy.screen = self.surrogate.screen
-        self.logbook = tools.Logbook()
-        self.logbook.header = ["gen", "nevals", "cached", "penalties", "best", "mean"]
-        self.rng = np.random.default_rng(config.seed)
-        self.generation = -1  # last completed generation (or asynchronous cycle)
-        self.evaluations = 0
-        self.store = RunStore(self.run_dir)
         self.on_generation: Callable[[EvolutionRun], None] | None = None
-        self.elapsed_s = 0.0  # run time over every session of this run (a resumed run goes on counting)
-        self._session_start = 0.0
         self.resumed: dict[str, Any] | None = None  # the checkpoint a resumed run starts from
+
+    # -- the state, as attributes ------------------------------------------------------------------------------
+    @property
+    def generation(self) -> int:
+        """The last completed generation (or asynchronous cycle); -1 before the initial one."""
+        return self.state.generation
+
+    @property
+    def evaluations(self) -> int:
+        """Evaluations so far (cache hits not counted)."""
+        return self.state.evaluations
+
+    @property
+    def registry(self) -> InnovationRegistry:
+        """The population's innovation registry."""
+        return self.state.registry
+
+    @property
+    def rng(self) -> np.random.Generator:
+        """The run's random generator (variation and selection)."""
+        return self.state.rng
+
+    @property
+    def hall_of_fame(self) -> tools.HallOfFame:
+        """The best individuals (a Pareto front with several objectives)."""
+        return self.state.hall_of_fame
+
+    @property
+    def logbook(self) -> tools.Logbook:
+        """One line per generation."""
+        return self.state.logbook
 
     # -- construction ---------------------------------------------------------------------------------------
     @classmethod
@@ -140,15 +155,14 @@ class EvolutionRun:
         run = cls(config, run_dir, **kwargs)
         checkpoint = run.store.read_checkpoint()
         if checkpoint is not None:
-            run.load_checkpoint(checkpoint)
+            run.state = RunState.from_json(checkpoint, config, run.strategy, run.run_dir / "checkpoint.json")
+            run.resumed = checkpoint
         return run
 
     def _check_initialiser(self) -> None:
         """Draw a throwaway genome of the smallest and the largest initial size (with an RNG of its own), so that
         ``genome.params`` the initialiser cannot take fail here with a :class:`ConfigError`, before the run
         directory, the evaluator or any training exists."""
-        from deepstruct.genomes import INITIALISERS
-
         g = self.config.genome
         for size in sorted({g.num_vertices, min(g.min_vertices, g.num_vertices) if g.min_vertices else g.num_vertices}):
             try:
@@ -159,6 +173,7 @@ class EvolutionRun:
                                   f"vertices ({type(exc).__name__}: {str(exc)[:200]})") from None
 
     def make_evaluator(self) -> Evaluator:
+        """The evaluator the config names, over the task's arrays."""
         ev, device = self.config.evaluator, self.config.training.device
         data, batched = self.task.arrays(), ev.batch != 1
         if ev.kind == "ray":
@@ -168,9 +183,8 @@ class EvolutionRun:
         return SerialEvaluator(data, self.fitness_fn, batched=batched)
 
     def sample_genome(self, rng: np.random.Generator) -> Genome:
-        """One genome of the initialiser (``genome.init``), its size drawn from the configured range."""
-        from deepstruct.genomes import INITIALISERS
-
+        """One genome of the initialiser (``genome.init``), its size drawn between ``min_vertices`` and
+        ``num_vertices``; random search samples with it too."""
         g = self.config.genome
         low = min(g.min_vertices, g.num_vertices)
         size = int(rng.integers(low, g.num_vertices + 1)) if g.min_vertices else g.num_vertices
@@ -179,14 +193,15 @@ class EvolutionRun:
         genome.limits = self.limits
         return genome
 
-    def initial_genomes(self) -> list[Genome]:
+    def initial_genomes(self, key: Callable[[Genome], str] = genome_key) -> list[Genome]:
         """``algorithm.population`` distinct genomes of the initialiser (a duplicate is drawn again, up to ten
-        draws per member); when the start space holds fewer, a warning says so and the population repeats them."""
+        draws per member); when the start space holds fewer, a warning says so and the population repeats them.
+        ``key`` tells duplicates apart (the run passes its driver's, so that each genome is hashed once)."""
         size = self.config.algorithm.population
         genomes: dict[str, Genome] = {}
         for _ in range(10 * size):
             genome = self.sample_genome(self.rng)
-            genomes.setdefault(genome_key(genome), genome)
+            genomes.setdefault(key(genome), genome)
             if len(genomes) == size:
                 return list(genomes.values())
         distinct = list(genomes.values())
@@ -195,183 +210,46 @@ class EvolutionRun:
                       "start space (genome.min_vertices, genome.num_vertices, genome.params)", stacklevel=2)
         return [distinct[i % len(distinct)] for i in range(size)]
 
-    def request(self, ind: Individual) -> EvaluationRequest:
-        """The evaluation request of an individual (its key set on the way)."""
-        ind.key = genome_key(ind.genome)
-        return EvaluationRequest(ind.key, ind.genome.to_dict(), individual_seed(self.config.seed, ind.key),
-                                 self.config.training, self.limits, inherits_training(ind.genome, self.config.training))
-
-    def plan(self, requests: Sequence[EvaluationRequest]) -> list[list[EvaluationRequest]]:
-        """The batches of ``requests`` (:func:`deepstruct.evo.batching.plan_batches` with the evaluator config)."""
-        ev = self.config.evaluator
-        return [[requests[i] for i in batch] for batch in plan_batches(requests, ev.batch, ev.max_batch_weights)]
-
-    # -- evaluation -----------------------------------------------------------------------------------------
-    def assign(self, ind: Individual, result: EvaluationResult) -> None:
-        ind.fitness.values = result.values
-        ind.reason = result.reason
-        ind.stats = dict(result.stats)
-        if result.genome is not None:
-            ind.genome = Genome.from_dict(result.genome, limits=self.limits)
-
-    def evaluate(self, individuals: Sequence[Individual], evaluator: Evaluator, bar: Any = None) -> dict[str, int]:
-        """Evaluate the individuals without a valid fitness (cache first); journal each new result as it arrives.
-
-        The batch plan is made from every request of the generation that was not evaluated in an earlier
-        generation, so a generation resumed after a crash trains the same batches; members journalled before
-        the crash keep their journalled result.
-        """
-        gen = self.generation + 1
-        todo = [ind for ind in individuals if not ind.fitness.valid]
-        requests: dict[str, EvaluationRequest] = {}
-        cached = 0
-        for ind in todo:
-            request = self.request(ind)
-            if self.store.known_before(request.key, gen):
-                cached += 1
-            else:
-                requests.setdefault(request.key, request)
-        batches = [b for b in self.plan(list(requests.values()))
-                   if any(r.key not in self.store.cache for r in b)]  # a batch wholly journalled is done
-        if bar is not None:
-            bar.set_postfix_str(f"evaluating {len(requests)} in {len(batches)} batches (cached {cached})",
-                                refresh=False)
-
-        def arrived(result: EvaluationResult) -> None:
-            if result.key not in self.store.cache:
-                self.store.record_result(gen, requests[result.key], result)
-
-        evaluator.evaluate(batches, arrived)
-        for ind in todo:
-            self.assign(ind, self.store.result(ind.key))
-        self.evaluations += len(requests)
-        return {"nevals": len(requests), "cached": cached,
-                "penalties": sum(ind.reason is not None for ind in individuals)}
-
-    def journal_position(self) -> int:
-        """Where the run stands in its journal after generation ``self.generation``: the leading records that are
-        results of it or of a generation before it. That is every record in a run that was not interrupted, but a
-        resumed run that replays a generation whose checkpoint was lost (killed while it was written in the
-        background) has records of later generations (or asynchronous asks) loaded already."""
-        records, cache = self.store.records, self.store.cache
-        for index, record in enumerate(records):
-            if record["type"] != "result" or cache[record["key"]].generation > self.generation:
-                return index
-        return len(records)
-
-    def known(self, genome: Genome) -> bool:
-        """Whether an isomorphic genome was evaluated in a completed generation."""
-        return self.store.known_before(genome_key(genome), self.generation + 1)
-
-    # -- the loop -------------------------------------------------------------------------------------------
-    def record(self, counts: dict[str, int]) -> dict[str, Any]:
-        """The logbook line of the generation just completed."""
-        values = np.array([ind.fitness.values for ind in self.strategy.population], dtype=float)
-        best = max(self.strategy.population, key=lambda ind: ind.fitness).fitness.values
-        record = {"gen": self.generation, **counts, "best": [float(v) for v in best],
-                  "mean": [float(v) for v in values.mean(axis=0)], "min": [float(v) for v in values.min(axis=0)],
-                  "max": [float(v) for v in values.max(axis=0)]}
-        self.logbook.record(**record)
-        return record
-
-    def end_generation(self, counts: dict[str, int], bar: Any, extra: dict[str, Any] | None = None) -> None:
-        """Hall of fame, logbook, checkpoint, progress and the ``on_generation`` hook."""
-        self.hall_of_fame.update(self.strategy.population)
-        self.generation += 1
+    def listeners(self, bar: Any) -> list[loop.Listener]:
+        """What happens at the end of every generation: the checkpoint, the progress bar, the ``on_generation``
+        hook (in that order)."""
+        listeners: list[loop.Listener] = [Checkpointer(self.store, self.config, self.strategy)]
         if self.surrogate is not None:
-            self.surrogate.refit(self.store.cache, self.generation, self.limits)
-        record = self.record(counts)
-        self.store.save_checkpoint(self.checkpoint(finished=self.done(), extra=extra))
+            listeners.insert(0, self.surrogate)  # refitted before the next generation is asked for
         if bar is not None:
-            bar.set_postfix_str(generation_line(record, self.objectives, self.evaluations))
-            bar.update(1)
+            listeners.append(ProgressListener(bar, self.objectives))
         if self.on_generation is not None:
-            self.on_generation(self)
-
-    def seconds(self) -> float:
-        """Run time so far, over every session of the run."""
-        return self.elapsed_s + (time.monotonic() - self._session_start if self._session_start else 0.0)
-
-    def done(self) -> bool:
-        """Whether the run is over: every generation done, or ``algorithm.max_seconds`` of run time spent."""
-        limit = self.config.algorithm.max_seconds
-        return self.generation >= self.config.algorithm.generations or (limit > 0 and self.seconds() >= limit)
+            hook = self.on_generation
+            listeners.append(lambda state, record: hook(self))
+        return listeners
 
     def run(self, *, report: bool = True) -> EvolutionRun:
         """Evolve until ``algorithm.generations`` generations (cycles) after the initial one are done, or until
-        the generation that ends past ``algorithm.max_seconds`` of run time."""
-        total = self.config.algorithm.generations
-        self._session_start = time.monotonic()
+        the generation that ends past ``algorithm.max_seconds`` of run time; then write the report."""
+        algorithm, state = self.config.algorithm, self.state
+        done = Budget(algorithm.generations, algorithm.max_seconds)
+        state.started = time.monotonic()
         with self.store.open(self.config, self.resumed):
-            if self.surrogate is not None and self.generation >= 0:  # resumed: as fitted after that generation
-                self.surrogate.refit(self.store.cache, self.generation, self.limits)
+            if self.surrogate is not None and state.generation >= 0:  # resumed: as fitted after that generation
+                self.surrogate.refit(state.generation)
             evaluator = self._evaluator or self.make_evaluator()
-            bar = make_progress(total + 1, self.generation + 1, self.progress)
+            bar = make_progress(algorithm.generations + 1, state.generation + 1, self.progress)
+            driver, listeners = Driver(self.config, self.store, evaluator), self.listeners(bar)
             try:
-                if self.generation < 0:
-                    individuals = self.strategy.initial(self.initial_genomes())
-                    counts = self.evaluate(individuals, evaluator, bar)
-                    self.strategy.tell(individuals)
-                    self.end_generation(counts, bar)
-                if self.config.algorithm.asynchronous:
-                    from deepstruct.evo.steady_state import SteadyState
-
-                    SteadyState(self, evaluator, bar).run()
-                while not self.done():
-                    self.strategy.known = self.known
-                    individuals = self.strategy.ask(self.rng)
-                    counts = self.evaluate(individuals, evaluator, bar)
-                    self.strategy.tell(individuals)
-                    self.end_generation(counts, bar)
+                if state.generation < 0:
+                    initial = self.strategy.initial(self.initial_genomes(driver.key))
+                    loop.generation(self.strategy, driver, state, initial, listeners, done)
+                if algorithm.asynchronous:
+                    loop.steady_state(self.strategy, driver, state, listeners, done)
+                loop.generational(self.strategy, driver, state, listeners, done)
             finally:
                 if bar is not None:
                     bar.close()
                 if self._evaluator is None:
                     evaluator.close()
-        self.elapsed_s, self._session_start = self.seconds(), 0.0
+        state.elapsed_s, state.started = state.seconds(), 0.0
         if report:
             from deepstruct.evo.report import write_report
 
             write_report(self.run_dir, task=self.task)
         return self
-
-    # -- checkpoints ----------------------------------------------------------------------------------------
-    def checkpoint(self, *, finished: bool = False, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-        data = {
-            "generation": self.generation, "finished": finished, "evaluations": self.evaluations,
-            "config": self.config.to_dict(), "rng": self.rng.bit_generator.state,
-            "strategy": self.strategy.state_dict(), "hall_of_fame": [ind.to_dict() for ind in self.hall_of_fame],
-            "logbook": [dict(r) for r in self.logbook], "objectives": list(self.objectives),
-            "seconds": self.seconds(), "journal_position": self.journal_position(),
-            "innovations": self.registry.to_dict(),
-        }
-        if extra:
-            data.update(extra)
-        return data
-
-    def load_checkpoint(self, data: dict[str, Any]) -> None:
-        """Restore the state of a validated checkpoint (:func:`deepstruct.evo.store.validate_checkpoint`)."""
-        where = self.run_dir / "checkpoint.json"
-        mine = {k: v for k, v in self.config.to_dict().items() if k != "evaluator"}
-        if {k: v for k, v in data["config"].items() if k != "evaluator"} != mine:
-            raise ConfigError(f"{where} was written by another configuration than {self.run_dir / 'config.json'}")
-        if list(data["objectives"]) != list(self.objectives):
-            raise ConfigError(f"{where}: objectives {data['objectives']} differ from the config's {self.objectives}")
-        try:
-            self.rng.bit_generator.state = data["rng"]
-            self.strategy.load_state_dict(data["strategy"], self.limits)
-            restore_hall_of_fame(self.hall_of_fame, [Individual.from_dict(d, self.objectives, self.limits)
-                                                     for d in data["hall_of_fame"]])
-            for record in data["logbook"]:
-                self.logbook.record(**record)
-            if "innovations" in data:  # checkpoints before genome v2 have none
-                from deepstruct.genomes import InnovationRegistry
-
-                self.registry = InnovationRegistry.from_dict(data["innovations"])
-                self.strategy.variation.registry = self.registry
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ConfigError(f"{where} is damaged: {type(exc).__name__}: {exc}") from None
-        self.generation = data["generation"]
-        self.evaluations = data["evaluations"]
-        self.elapsed_s = float(data.get("seconds", 0.0))
-        self.resumed = data

@@ -25,18 +25,11 @@ from typing import Any
 from deepstruct.evo import persistence as files
 from deepstruct.evo.config import ConfigError, RunConfig, config_to_toml
 from deepstruct.evo.protocol import EvaluationRequest, EvaluationResult, genome_key
+from deepstruct.evo.state import CHECKPOINT_SCHEMA, CHECKPOINT_VERSION, validate_checkpoint
 
 __all__ = ["RunStore", "CachedResult", "CHECKPOINT_SCHEMA", "CHECKPOINT_VERSION", "validate_checkpoint"]
 
-CHECKPOINT_SCHEMA = "deepstruct.evo.checkpoint"
-CHECKPOINT_VERSION = 3  # 3: sealed (a "checksum" member; journal lines have a "sum")
 _RECORD_FIELDS = {"result": {"type", "gen", "key", "seed", "result"}, "ask": {"type", "keys"}, "tell": {"type", "key"}}
-
-#: Fields of a checkpoint and the JSON type each must have.
-_FIELDS: dict[str, type | tuple[type, ...]] = {
-    "generation": int, "finished": bool, "evaluations": int, "config": dict, "rng": dict, "strategy": dict,
-    "hall_of_fame": list, "logbook": list, "objectives": list,
-}
 
 
 @dataclass(frozen=True)
@@ -49,43 +42,6 @@ class CachedResult:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def validate_checkpoint(data: Any, where: Path | str) -> dict[str, Any]:
-    """``data`` (without its seal) if it is a checkpoint this version reads: its seal matches, every field has
-    its type, and the logbook has one line per generation. A :class:`ConfigError` naming the problem otherwise."""
-    if not isinstance(data, dict) or data.get("schema") != CHECKPOINT_SCHEMA:
-        raise ConfigError(f"{where} is not a deepstruct checkpoint (no schema {CHECKPOINT_SCHEMA!r})")
-    version = data.get("version")
-    if type(version) is not int or version not in (1, 2, CHECKPOINT_VERSION):  # not true, not 1.0
-        raise ConfigError(f"{where}: checkpoint version {str(data.get('version'))[:20]!r} is not supported "
-                          f"(this deepstruct reads 1 to {CHECKPOINT_VERSION})")
-    for name, kind in _FIELDS.items():
-        value = data.get(name)
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise ConfigError(f"{where}: field {name!r} must be {getattr(kind, '__name__', kind)}, got {value!r:.60}")
-    try:
-        data, sealed = files.unseal(data, files.SEAL)
-    except ValueError as exc:
-        raise ConfigError(f"{where} is damaged: {exc}") from None
-    if not sealed and data["version"] >= 3:
-        raise ConfigError(f"{where} is damaged: it has no {files.SEAL!r} (a hand edit)")
-    if data["generation"] < -1 or data["evaluations"] < 0:
-        raise ConfigError(f"{where}: generation {data['generation']} / evaluations {data['evaluations']} out of range")
-    logbook = data["logbook"]
-    if len(logbook) != data["generation"] + 1 or any(not isinstance(r, dict) or r.get("gen") != i
-                                                     for i, r in enumerate(logbook)):
-        raise ConfigError(f"{where}: generation {data['generation']} does not match its logbook of {len(logbook)} "
-                          "lines (one per generation, numbered from 0)")
-    position = data.get("journal_position", 0)
-    if not _is_int(position) or position < 0:
-        raise ConfigError(f"{where}: field 'journal_position' must be an int >= 0, got {position!r:.60}")
-    population = data["strategy"].get("population")
-    if not isinstance(population, list) or not all(isinstance(p, dict) for p in population):
-        raise ConfigError(f"{where}: field 'strategy.population' must be a list of individuals")
-    if not all(isinstance(p, dict) for p in data["hall_of_fame"]):
-        raise ConfigError(f"{where}: field 'hall_of_fame' must be a list of individuals")
-    return data
 
 
 class RunStore:

@@ -109,18 +109,32 @@ class JournalSurrogate:
     """The run's surrogate: refitted on the journalled results of completed generations (penalties left out),
     in the order of their keys, so that the same journal gives the same forest; descriptors are cached by key.
 
-    ``screen(candidates)`` is the strategy's hook (the index of the best candidate), ``None`` until there are
-    ``min_results`` results to learn from.
+    It is a listener of the loops (``surrogate(state, record)`` refits after every generation);
+    ``screen(candidates)`` is the strategy's hook (the index of the best candidate; the first one until there
+    are ``min_results`` results to learn from).
+
+    Parameters
+    ----------
+    seed : int
+        The forest's random state.
+    store : RunStore
+        The run's store (its cache: key -> :class:`~deepstruct.evo.store.CachedResult`).
+    limits : GenomeLimits
+        The limits the journalled genomes are loaded with.
     """
 
-    def __init__(self, seed: int, min_results: int = 16) -> None:
-        self.seed, self.min_results = int(seed), int(min_results)
+    def __init__(self, seed: int, store: Any, limits: Any, min_results: int = 16) -> None:
+        self.seed, self.store, self.limits, self.min_results = int(seed), store, limits, int(min_results)
         self.surrogate: Surrogate | None = None
         self._features: dict[str, np.ndarray] = {}
 
-    def refit(self, cache: dict[str, Any], generation: int, limits: Any) -> None:
-        """Fit on the ``cache`` (key -> :class:`~deepstruct.evo.store.CachedResult`) entries of generations up
-        to ``generation`` that have a fitness and their evaluated genome."""
+    def __call__(self, state: Any, record: dict[str, Any]) -> None:
+        self.refit(state.generation)
+
+    def refit(self, generation: int) -> None:
+        """Fit on the results of generations up to ``generation`` that have a fitness and their evaluated
+        genome."""
+        cache, limits = self.store.cache, self.limits
         keys = sorted(k for k, hit in cache.items() if hit.generation <= generation and hit.result.reason is None
                       and hit.result.evaluated is not None)
         if len(keys) < self.min_results:

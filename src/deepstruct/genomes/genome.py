@@ -349,8 +349,12 @@ class Genome(InterfaceMixin):
         }
 
     @classmethod
-    def from_dict(cls, data: Any, *, limits: GenomeLimits | None = None) -> Genome:
+    def from_dict(cls, data: Any, *, limits: GenomeLimits | None = None, validate: bool = True) -> Genome:
         """Build and validate a genome from :meth:`to_dict` output; malformed data raises :class:`GenomeError`.
+
+        ``validate=False`` skips :meth:`validate` (the structure is still parsed and checked) for data this
+        process made itself from a valid genome: a genome is validated once per trust boundary (a file, a
+        worker's input), not again on every in-process path.
 
         Version 2 holds the interface (``input_edges``, ``output_edges``, ``direct_edges``, ``output_biases``);
         version 1 (no interface) is migrated to the dense interface: every source reads every input and every
@@ -404,7 +408,7 @@ class Genome(InterfaceMixin):
         if version == SCHEMA_VERSION:
             (genome.input_edges, genome.output_edges, genome.direct_edges,
              genome.output_biases) = interface_from_dict(data, limits.max_edges - len(edges))
-        return genome.validate()
+        return genome.validate() if validate else genome
 
 
 def attribute_problem(kind: str, key: str, value: Any) -> str | None:

@@ -245,7 +245,8 @@ def _decode_cell(genome: Genome, cell_channels: int, generator: torch.Generator 
 
 
 def decode(genome: Genome, *, kind: Kind = "dan", generator: torch.Generator | None = None,
-           load_weights: bool = True, activation: str = "relu", use_layer_norm: bool = False) -> nn.Module:
+           load_weights: bool = True, activation: str = "relu", use_layer_norm: bool = False,
+           validate: bool = True) -> nn.Module:
     """Build the phenotype of a genome: exactly its network (hidden, input, output and input-to-output edges).
 
     Parameters
@@ -264,6 +265,8 @@ def decode(genome: Genome, *, kind: Kind = "dan", generator: torch.Generator | N
         The activation of vertices without an ``activation`` attribute.
     use_layer_norm : bool
         Layer normalisation in DAN and FFN phenotypes.
+    validate : bool
+        Validate the genome first; ``False`` for one validated already (loaded from a file or a request).
 
     Returns
     -------
@@ -280,7 +283,8 @@ def decode(genome: Genome, *, kind: Kind = "dan", generator: torch.Generator | N
     >>> encode(model) == g
     True
     """
-    genome.validate()
+    if validate:
+        genome.validate()
     if activation not in ACTIVATIONS:
         raise GenomeError(f"unknown activation {activation!r}; known: {', '.join(ACTIVATIONS)}")
     if kind == "auto":

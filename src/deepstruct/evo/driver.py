@@ -1,0 +1,143 @@
+"""The driver side of evaluation: individuals become requests, requests become batches, results come back.
+
+A :class:`Driver` joins a run's configuration, its :class:`~deepstruct.evo.store.RunStore` (the fitness cache
+and the journal) and an :class:`~deepstruct.evo.evaluators.Evaluator`. It gives every individual its key (the
+canonical hash), its request and its seed, plans the batches (:mod:`deepstruct.evo.batching`), journals every
+new result as it arrives and gives the individuals their fitnesses. Results depend only on a genome, its seed
+(from the run seed and the genome's key) and its batch (from the generation's requests), so the cache may
+answer for any earlier evaluation of an isomorphic genome.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from deepstruct.evo.algorithms import Individual
+from deepstruct.evo.batching import plan_batches
+from deepstruct.evo.config import RunConfig
+from deepstruct.evo.evaluators import Evaluator
+from deepstruct.evo.protocol import (
+    EvaluationRequest,
+    EvaluationResult,
+    genome_key,
+    individual_seed,
+    inherits_training,
+)
+from deepstruct.evo.store import RunStore
+from deepstruct.genomes import Genome
+from deepstruct.genomes.shape import MemberShape, check_weights, member_shape
+
+__all__ = ["Driver"]
+
+
+class Driver:
+    """Requests, batch plans, the cache and the journal of one run's evaluations (see the module docstring).
+
+    Parameters
+    ----------
+    config : RunConfig
+        The run's configuration (seed, training, limits, evaluator batch settings).
+    store : RunStore
+        The open store of the run directory.
+    evaluator : Evaluator
+        Where the batches train.
+    """
+
+    def __init__(self, config: RunConfig, store: RunStore, evaluator: Evaluator) -> None:
+        self.config, self.store, self.evaluator = config, store, evaluator
+        self.limits = config.genome.limits()
+        self._keys: dict[int, tuple[Genome, str]] = {}  # id(genome) -> (genome, key): one hash per genome
+
+    def key(self, genome: Genome) -> str:
+        """The cache key of ``genome`` (:func:`~deepstruct.evo.protocol.genome_key`), hashed once: the strategy's
+        ``known`` and the request of the same child share it until :meth:`forget_keys`."""
+        hit = self._keys.get(id(genome))
+        if hit is None or hit[0] is not genome:
+            hit = self._keys[id(genome)] = (genome, genome_key(genome))
+        return hit[1]
+
+    def forget_keys(self) -> None:
+        """Drop the remembered keys (after the requests of a generation or an asynchronous ask)."""
+        self._keys.clear()
+
+    def request(self, ind: Individual) -> EvaluationRequest:
+        """The evaluation request of an individual (its key set on the way), with its member shape when the
+        batch planner needs one: computed here from the genome this process holds (valid: variation and
+        initialisers validate), so the planner does not load and validate the genome again."""
+        genome = ind.genome
+        ind.key = self.key(genome)
+        training = self.config.training
+        return EvaluationRequest(ind.key, ind.genome_dict(), individual_seed(self.config.seed, ind.key), training,
+                                 self.limits, inherits_training(genome, training), self._shape(genome))
+
+    def _shape(self, genome: Genome) -> MemberShape | None:
+        """The member shape of ``genome`` (``None`` with one request per batch, or when the planner should find
+        the problem itself)."""
+        if self.config.evaluator.batch == 1:
+            return None
+        try:
+            shape = member_shape(genome, validate=False)
+            check_weights(genome, shape.weights)
+        except ValueError:
+            return None
+        return shape
+
+    def plan(self, requests: Sequence[EvaluationRequest]) -> list[list[EvaluationRequest]]:
+        """The batches of ``requests`` (:func:`deepstruct.evo.batching.plan_batches` with the evaluator config)."""
+        ev = self.config.evaluator
+        return [[requests[i] for i in batch] for batch in plan_batches(requests, ev.batch, ev.max_batch_weights)]
+
+    def assign(self, ind: Individual, result: EvaluationResult) -> None:
+        """Give ``ind`` the fitness, reason and statistics of ``result`` (and its re-encoded genome, if any)."""
+        ind.fitness.values = result.values
+        ind.reason = result.reason
+        ind.stats = dict(result.stats)
+        if result.genome is not None:  # made by the worker from a valid genome (encode validates): trusted
+            ind.genome = Genome.from_dict(result.genome, limits=self.limits, validate=False)
+            ind.data = (ind.genome, result.genome)
+
+    def known(self, generation: int) -> Callable[[Genome], bool]:
+        """``known(genome)``: whether an isomorphic genome was evaluated in a generation before ``generation``."""
+        return lambda genome: self.store.known_before(self.key(genome), generation)
+
+    def evaluate(self, individuals: Sequence[Individual], generation: int) -> dict[str, int]:
+        """Evaluate the individuals without a valid fitness (cache first), journalling each new result as it
+        arrives with ``generation``; the generation's counts (``nevals``, ``cached``, ``penalties``).
+
+        The batch plan is made from every request of the generation that was not evaluated in an earlier
+        generation, so a generation resumed after a crash trains the same batches; members journalled before
+        the crash keep their journalled result.
+        """
+        todo = [ind for ind in individuals if not ind.fitness.valid]
+        requests: dict[str, EvaluationRequest] = {}
+        cached = 0
+        for ind in todo:
+            request = self.request(ind)
+            if self.store.known_before(request.key, generation):
+                cached += 1
+            else:
+                requests.setdefault(request.key, request)
+        self.forget_keys()
+        batches = [b for b in self.plan(list(requests.values()))
+                   if any(r.key not in self.store.cache for r in b)]  # a batch wholly journalled is done
+
+        def arrived(result: EvaluationResult) -> None:
+            if result.key not in self.store.cache:
+                self.store.record_result(generation, requests[result.key], result)
+
+        self.evaluator.evaluate(batches, arrived)
+        for ind in todo:
+            self.assign(ind, self.store.result(ind.key))
+        return {"nevals": len(requests), "cached": cached,
+                "penalties": sum(ind.reason is not None for ind in individuals)}
+
+    def journal_position(self, generation: int) -> int:
+        """Where the run stands in its journal after ``generation``: the leading records that are results of it or
+        of a generation before it. That is every record in a run that was not interrupted, but a resumed run that
+        replays a generation whose checkpoint was lost (killed while it was written in the background) has
+        records of later generations (or asynchronous asks) loaded already."""
+        records, cache = self.store.records, self.store.cache
+        for index, record in enumerate(records):
+            if record["type"] != "result" or cache[record["key"]].generation > generation:
+                return index
+        return len(records)
