@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     evolve = sub.add_parser("evolve", help="start an evolutionary run")
     evolve.add_argument("--config", help="a TOML run configuration")
     evolve.add_argument("--task", help="digits (default), mnist1d, fashion-mnist or module:function")
-    evolve.add_argument("--algorithm", help="ga, mu_plus_lambda, nsga2 or aging")
+    evolve.add_argument("--algorithm", help="ga, mu_plus_lambda, nsga2, aging or random (the baseline)")
     evolve.add_argument("--generations", type=_positive)
     evolve.add_argument("--population", type=_positive)
     evolve.add_argument("--workers", type=_positive, help="CPUs of the local Ray instance")
