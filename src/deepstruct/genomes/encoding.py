@@ -13,6 +13,7 @@ vertices).
 from __future__ import annotations
 
 from collections.abc import Hashable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -20,12 +21,23 @@ import torch
 from torch import nn
 
 from deepstruct.genomes.genome import Genome, GenomeError
-from deepstruct.genomes.phenotype import GenomeInfo
 from deepstruct.sparse import DeepCellDAN, MaskedDeepDAN, MaskedDeepFFN
 
-__all__ = ["encode"]
+__all__ = ["encode", "GenomeInfo"]
 
 Pairs = dict[tuple[Any, Any], float]
+
+
+@dataclass
+class GenomeInfo:
+    """What a decoded model remembers of its genome (stored as ``model.genome_info``) so that encoding keeps
+    the ids, ``next_id`` and the vertex attributes that the model itself does not hold."""
+
+    num_inputs: int
+    num_outputs: int
+    next_id: int
+    vertex_attributes: dict[int, dict[str, Any]] = field(default_factory=dict)
+    layer_vertices: list[list[int]] | None = None  # for FFN phenotypes: the vertex of every row
 
 
 class _Network:
