@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from deepstruct._validation import is_int
 from deepstruct.evo import persistence as files
 from deepstruct.evo.config import ConfigError, RunConfig, config_to_toml
 from deepstruct.evo.protocol import EvaluationRequest, EvaluationResult, genome_key
@@ -47,22 +48,18 @@ class CachedResult:
     generation: int
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def validate_checkpoint(data: Any, where: Path | str) -> dict[str, Any]:
     """``data`` (without its seal) if it is a checkpoint this version reads: its seal matches, every field has
     its type, and the logbook has one line per generation. A :class:`ConfigError` naming the problem otherwise."""
     if not isinstance(data, dict) or data.get("schema") != CHECKPOINT_SCHEMA:
         raise ConfigError(f"{where} is not a deepstruct checkpoint (no schema {CHECKPOINT_SCHEMA!r})")
     version = data.get("version")
-    if type(version) is not int or version not in (1, 2, CHECKPOINT_VERSION):  # not true, not 1.0
+    if not is_int(version) or version not in (1, 2, CHECKPOINT_VERSION):  # not true, not 1.0
         raise ConfigError(f"{where}: checkpoint version {str(data.get('version'))[:20]!r} is not supported "
                           f"(this deepstruct reads 1 to {CHECKPOINT_VERSION})")
     for name, kind in _FIELDS.items():
         value = data.get(name)
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        if not (is_int(value) if kind is int else isinstance(value, kind)):
             raise ConfigError(f"{where}: field {name!r} must be {getattr(kind, '__name__', kind)}, got {value!r:.60}")
     try:
         data, sealed = files.unseal(data, files.SEAL)
@@ -78,7 +75,7 @@ def validate_checkpoint(data: Any, where: Path | str) -> dict[str, Any]:
         raise ConfigError(f"{where}: generation {data['generation']} does not match its logbook of {len(logbook)} "
                           "lines (one per generation, numbered from 0)")
     position = data.get("journal_position", 0)
-    if not _is_int(position) or position < 0:
+    if not is_int(position) or position < 0:
         raise ConfigError(f"{where}: field 'journal_position' must be an int >= 0, got {position!r:.60}")
     population = data["strategy"].get("population")
     if not isinstance(population, list) or not all(isinstance(p, dict) for p in population):
@@ -177,7 +174,7 @@ class RunStore:
                     raise ValueError(f"unknown field {sorted(unknown)[0][:40]!r}")
                 if kind == "result":
                     key, gen, data = record["key"], record["gen"], record["result"]
-                    if not isinstance(key, str) or not _is_int(gen) or gen < 0:
+                    if not isinstance(key, str) or not is_int(gen) or gen < 0:
                         raise TypeError("'key' must be a string and 'gen' an int >= 0")
                     if isinstance(data, dict) and data.get("key", key) != key:
                         raise ValueError(f"the result's key {str(data['key'])[:40]!r} is not the line's {key!r}")

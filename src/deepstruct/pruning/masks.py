@@ -6,7 +6,6 @@ and the raw weights are left as they are (the effective weight is ``weight * mas
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -14,15 +13,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from deepstruct._validation import check_fraction
 from deepstruct.sparse import MaskedLinearLayer, magnitude_threshold, maskable_layers
 
 __all__ = ["prune_by_magnitude", "prune_random", "density_report", "format_density_report", "output_layer"]
-
-
-def _check_amount(amount: float, name: str = "amount") -> float:
-    if isinstance(amount, bool) or not isinstance(amount, (int, float)) or math.isnan(amount) or not 0 <= amount <= 1:
-        raise ValueError(f"{name} must be a fraction in [0, 1], got {amount!r}")
-    return float(amount)
 
 
 def output_layer(model: nn.Module) -> MaskedLinearLayer | None:
@@ -121,7 +115,7 @@ def prune_by_magnitude(
         for layer in layers:
             layer.recompute_mask(threshold, revive=False)
         return model
-    amount = _check_amount(amount)  # type: ignore[arg-type]
+    amount = check_fraction("amount", amount)  # type: ignore[arg-type]
     if scope == "global":
         _clear_smallest(layers, amount)
     else:
@@ -148,7 +142,7 @@ def prune_random(
 
     Parameters are as in :func:`prune_by_magnitude`; ``generator`` (numpy or torch) is the only randomness.
     """
-    amount = _check_amount(amount)
+    amount = check_fraction("amount", amount)
     if scope not in ("layer", "global"):
         raise ValueError(f"scope must be 'layer' or 'global', got {scope!r}")
     if not isinstance(generator, (np.random.Generator, torch.Generator)):

@@ -9,8 +9,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from deepstruct._validation import check_int, is_index
 from deepstruct.graph import CachedLayeredGraph
-from deepstruct.sparse._sizes import input_features, positive
+from deepstruct.sparse._sizes import input_features
 from deepstruct.sparse.masked_linear import MaskableModule, MaskedLinearLayer
 
 __all__ = ["MaskedDeepDAN", "INTERFACE_KINDS"]
@@ -27,7 +28,9 @@ def _object_array(items: Sequence[Hashable]) -> np.ndarray:
 
 
 def _index(value: object, size: int, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= int(value) < size:
+    if isinstance(value, np.integer):
+        value = int(value)
+    if not is_index(value, size):
         raise ValueError(f"{what} {value!r} is not an index in [0, {size})")
     return int(value)
 
@@ -116,7 +119,7 @@ class MaskedDeepDAN(MaskableModule):
         graph = self.structure
         graph.layer_index()  # layers once; a cycle or an empty structure raises a ValueError naming it
         self.size_input = input_features(size_input)
-        self.size_output = positive("size_output", size_output)
+        self.size_output = check_int("size_output", size_output)
         self.layer_vertices: list[list[Hashable]] = [graph.get_vertices(t) for t in graph.layers]
         self.feeding: list[list[int]] = [[]] + [graph.feeding_layers(t) for t in graph.layers[1:]]
         offsets = [{v: i for i, v in enumerate(vs)} for vs in self.layer_vertices]

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from deepstruct.sparse._sizes import input_features, positive
+from deepstruct._validation import check_int
+from deepstruct.sparse._sizes import input_features
 from deepstruct.sparse.masked_linear import MaskableModule, MaskedLinearLayer
 
 __all__ = ["MaskedDeepFFN"]
@@ -51,8 +52,8 @@ class MaskedDeepFFN(MaskableModule):
         super().__init__()
         self.input_shape = (size_input,) if isinstance(size_input, int) else tuple(size_input)
         self.size_input = input_features(size_input)
-        self.size_output = positive("size_output", size_output)
-        widths = [positive(f"hidden_layers[{i}]", int(w)) for i, w in enumerate(hidden_layers)]
+        self.size_output = check_int("size_output", size_output)
+        widths = [check_int(f"hidden_layers[{i}]", int(w)) for i, w in enumerate(hidden_layers)]
         sizes = [self.size_input, *widths]
         self.layers = nn.ModuleList(
             MaskedLinearLayer(a, b, generator=generator) for a, b in zip(sizes[:-1], sizes[1:], strict=True)

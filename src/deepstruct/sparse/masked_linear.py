@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from deepstruct.sparse._sizes import magnitude_threshold, positive
+from deepstruct._validation import check_int
+from deepstruct.sparse._sizes import magnitude_threshold
 
 __all__ = ["MaskedLinearLayer", "MaskableModule", "maskable_layers", "init_by_fan_in_"]
 
@@ -97,8 +98,8 @@ class MaskedLinearLayer(nn.Module):
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
-        self.in_features = positive("in_features", in_features)
-        self.out_features = positive("out_features", out_features)
+        self.in_features = check_int("in_features", in_features)
+        self.out_features = check_int("out_features", out_features)
         self.weight = nn.Parameter(torch.empty(out_features, in_features))
         self.bias = nn.Parameter(torch.empty(out_features)) if bias else None
         self.register_buffer("mask", torch.ones(out_features, in_features, dtype=torch.bool))
