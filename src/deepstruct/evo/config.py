@@ -20,6 +20,8 @@ from deepstruct.evo.checks import check_int as _int
 from deepstruct.evo.checks import check_name as _name
 from deepstruct.evo.checks import check_plain as _plain
 from deepstruct.evo.checks import short_repr as _r
+from deepstruct.genomes import GenomeLimits
+from deepstruct.genomes.vocabulary import PHENOTYPE_KINDS
 
 try:
     import tomllib
@@ -38,7 +40,10 @@ OBJECTIVES: dict[str, float] = {
 ALGORITHMS = ("ga", "mu_plus_lambda", "nsga2", "aging")
 MODES = ("lamarckian", "baldwinian", "none")
 EVALUATORS = ("serial", "ray")
-PHENOTYPES = ("dan", "ffn", "auto")
+#: The phenotypes a run trains: :data:`deepstruct.genomes.vocabulary.PHENOTYPE_KINDS` but the convolutional cells.
+PHENOTYPES = tuple(kind for kind in PHENOTYPE_KINDS if kind != "cell")
+#: :data:`deepstruct.pruning.SCOPES`, spelled out because the configuration is read without torch (which the
+#: pruning package imports); tests/evo/test_registries.py holds the two equal.
 PRUNE_SCOPES = ("layer", "global")
 PRUNE_LAYERS = ("all", "hidden")
 DEVICES = ("auto", "cpu", "cuda")
@@ -95,11 +100,9 @@ class GenomeConfig:
             raise ConfigError(f"genome.params must be a table, got {_r(self.params)}")
         _plain("genome.params", self.params)
 
-    def limits(self) -> Any:
+    def limits(self) -> GenomeLimits:
         """The :class:`deepstruct.genomes.GenomeLimits` of the run (the one source of limits for loaders and
         workers)."""
-        from deepstruct.genomes import GenomeLimits
-
         return GenomeLimits(max_vertices=self.max_vertices, max_edges=self.max_edges)
 
 

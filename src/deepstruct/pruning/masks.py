@@ -16,7 +16,15 @@ from torch import nn
 from deepstruct._validation import check_fraction
 from deepstruct.sparse import MaskedLinearLayer, magnitude_threshold, maskable_layers
 
-__all__ = ["prune_by_magnitude", "prune_random", "density_report", "format_density_report", "output_layer"]
+__all__ = ["prune_by_magnitude", "prune_random", "density_report", "format_density_report", "output_layer", "SCOPES"]
+
+SCOPES = ("layer", "global")
+"""How pruning ranks weights: within each layer, or over all pruned layers together."""
+
+
+def _check_scope(scope: str) -> None:
+    if scope not in SCOPES:
+        raise ValueError(f"scope must be {' or '.join(map(repr, SCOPES))}, got {scope!r}")
 
 
 def output_layer(model: nn.Module) -> MaskedLinearLayer | None:
@@ -107,8 +115,7 @@ def prune_by_magnitude(
     """
     if (amount is None) == (threshold is None):
         raise ValueError("give exactly one of amount (a fraction) and threshold (a magnitude)")
-    if scope not in ("layer", "global"):
-        raise ValueError(f"scope must be 'layer' or 'global', got {scope!r}")
+    _check_scope(scope)
     layers = _layers(model, include_output)
     if threshold is not None:
         threshold = magnitude_threshold("threshold", threshold)
@@ -143,8 +150,7 @@ def prune_random(
     Parameters are as in :func:`prune_by_magnitude`; ``generator`` (numpy or torch) is the only randomness.
     """
     amount = check_fraction("amount", amount)
-    if scope not in ("layer", "global"):
-        raise ValueError(f"scope must be 'layer' or 'global', got {scope!r}")
+    _check_scope(scope)
     if not isinstance(generator, (np.random.Generator, torch.Generator)):
         raise ValueError("generator must be a numpy.random.Generator or torch.Generator, "
                          f"got {type(generator).__name__}")
