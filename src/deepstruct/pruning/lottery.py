@@ -13,6 +13,7 @@ from torch import nn
 from deepstruct._validation import check_fraction, check_int
 from deepstruct.pruning.masks import _layers, output_layer, prune_by_magnitude, prune_random
 from deepstruct.sparse import MaskedLinearLayer, maskable_layers
+from deepstruct.sparse.connections import count_set
 
 __all__ = ["PruningRound", "iterative_magnitude_pruning", "snapshot_weights", "rewind_weights", "reinitialize",
            "masks_of", "set_masks"]
@@ -146,7 +147,7 @@ def iterative_magnitude_pruning(
                 reinitialize(model, generator=generator)  # type: ignore[arg-type]
             else:
                 rewind_weights(model, start)
-        layers = maskable_layers(model)
-        density = sum(int(m.mask.sum()) for m in layers) / sum(m.mask.numel() for m in layers)
+        active, total = count_set(maskable_layers(model))
+        density = active / total
         history.append(PruningRound(r, density, train_fn(model), masks_of(model)))
     return history

@@ -15,6 +15,7 @@ from torch import nn
 
 from deepstruct._validation import check_fraction
 from deepstruct.sparse import MaskedLinearLayer, magnitude_threshold, maskable_layers
+from deepstruct.sparse.connections import count_set
 
 __all__ = ["prune_by_magnitude", "prune_random", "density_report", "format_density_report", "output_layer", "SCOPES"]
 
@@ -172,7 +173,7 @@ def density_report(model: nn.Module) -> list[dict[str, Any]]:
     rows = []
     for name, module in model.named_modules():
         if isinstance(module, MaskedLinearLayer):
-            active, total = int(module.mask.sum()), module.mask.numel()
+            active, total = count_set([module])
             rows.append({"layer": name or type(module).__name__, "shape": tuple(module.mask.shape),
                          "active": active, "total": total, "density": active / total})
     return rows
