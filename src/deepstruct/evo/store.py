@@ -26,6 +26,7 @@ from deepstruct._validation import is_int
 from deepstruct.evo import persistence as files
 from deepstruct.evo.config import ConfigError, RunConfig, config_to_toml
 from deepstruct.evo.protocol import EvaluationRequest, EvaluationResult, genome_key
+from deepstruct.genomes import Genome, GenomeError
 
 __all__ = ["RunStore", "CachedResult", "CHECKPOINT_SCHEMA", "CHECKPOINT_VERSION", "validate_checkpoint"]
 
@@ -230,8 +231,6 @@ class RunStore:
         to its key (the evaluated genome hashes to it, a re-encoded genome loads)."""
         hit = self.cache[key].result
         if key in self._unchecked:
-            from deepstruct.genomes import Genome, GenomeError
-
             limits = self.config.genome.limits() if self.config is not None else None
             try:
                 if hit.evaluated is not None and genome_key(Genome.from_dict(hit.evaluated, limits=limits)) != key:
