@@ -20,8 +20,6 @@ from deepstruct.evo.checks import check_int as _int
 from deepstruct.evo.checks import check_name as _name
 from deepstruct.evo.checks import check_plain as _plain
 from deepstruct.evo.checks import short_repr as _r
-from deepstruct.genomes import GenomeLimits
-from deepstruct.genomes.vocabulary import PHENOTYPE_KINDS
 
 try:
     import tomllib
@@ -40,10 +38,12 @@ OBJECTIVES: dict[str, float] = {
 ALGORITHMS = ("ga", "mu_plus_lambda", "nsga2", "aging")
 MODES = ("lamarckian", "baldwinian", "none")
 EVALUATORS = ("serial", "ray")
+# The configuration is read by a bare interpreter (the standard library only: tests/test_python310.py), so the two
+# registries of lower packages that it names are spelled out here; tests/test_registries.py holds them equal to
+# their owners.
 #: The phenotypes a run trains: :data:`deepstruct.genomes.vocabulary.PHENOTYPE_KINDS` but the convolutional cells.
-PHENOTYPES = tuple(kind for kind in PHENOTYPE_KINDS if kind != "cell")
-#: :data:`deepstruct.pruning.SCOPES`, spelled out because the configuration is read without torch (which the
-#: pruning package imports); tests/evo/test_registries.py holds the two equal.
+PHENOTYPES = ("dan", "ffn", "auto")
+#: :data:`deepstruct.pruning.SCOPES`.
 PRUNE_SCOPES = ("layer", "global")
 PRUNE_LAYERS = ("all", "hidden")
 DEVICES = ("auto", "cpu", "cuda")
@@ -100,9 +100,11 @@ class GenomeConfig:
             raise ConfigError(f"genome.params must be a table, got {_r(self.params)}")
         _plain("genome.params", self.params)
 
-    def limits(self) -> GenomeLimits:
+    def limits(self) -> Any:
         """The :class:`deepstruct.genomes.GenomeLimits` of the run (the one source of limits for loaders and
         workers)."""
+        from deepstruct.genomes import GenomeLimits  # not at the top: the configuration needs no networkx
+
         return GenomeLimits(max_vertices=self.max_vertices, max_edges=self.max_edges)
 
 
