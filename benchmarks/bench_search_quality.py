@@ -1,24 +1,32 @@
-"""Search quality at equal wall time: evolution against random search, crossover on/off, inheritance modes.
+"""Search quality at equal wall time: every search method against random search of the same space.
 
-    python benchmarks/bench_search_quality.py [--tasks digits mnist1d] [--compare search crossover modes]
-                                              [--seconds 60] [--seeds 0 1 2 3 4] [--jobs 2]
+    python benchmarks/bench_search_quality.py [--tasks digits mnist1d] [--compare search]
+        [--seconds 120] [--seeds 0 1 2 3 4] [--jobs 2] [--plot search.png] [--set key=value ...]
 
-Every method gets the same wall time per run (``--seconds``, one CPU thread, the serial evaluator with batched
-training, ``algorithm.max_seconds``) and as many evaluations as it manages in it; every candidate is trained the
-same way (the default TrainingConfig: the mean over ``training.seeds`` training runs) and selected by validation
-accuracy. The table shows the *test* accuracy and parameter count of the selected network, mean ± standard
-deviation over the run seeds, the evaluations done and the seconds used.
+Every run gets the same time (``--seconds``, one CPU thread, the serial evaluator with batched training,
+``algorithm.max_seconds``; ``--clock cpu``, the default, counts the run's own CPU time, which is its wall time on an
+idle machine and stays fair when other jobs share the cores) and does as many evaluations as it manages in it, from
+the run's defaults (``--set`` overrides them for every method). A method is selected by validation accuracy; the
+table shows the *test* accuracy and parameters of the selected network, mean ± standard deviation over the run
+seeds, the evaluations, and the difference to random search of the same space with its spread (a method wins only
+when the difference is beyond one standard deviation of the per-seed differences). For NSGA-II (accuracy,
+parameters), the hypervolume of its Pareto front measured in (test accuracy, 1 - parameters / reference) against
+random search with the same two objectives, seed by seed. A dense MLP (two hidden layers of 100) trained with the
+run's recipe is printed as the reference line, and ``--plot`` saves the best-so-far validation and test accuracy
+against time per method (mean over seeds).
 
-- ``search``: generational GA, aging evolution (generational and asynchronous steady state), and random search
-  over the GA's start space and over a wide space (random_layered, 8-64 vertices, 1-3 layers, edge probability
-  0.2-0.9), random candidates evaluated in the same batches as the runs'.
-- ``crossover``: the GA with ``crossover_prob`` 0.3 (cx_aligned on homologous ids) against 0.
-- ``modes``: the GA in Lamarckian, Baldwinian and no-inheritance mode, pruning 30 % after training.
+Comparisons (``--compare``):
+
+- ``search``: GA, aging, asynchronous aging, NSGA-II and random search, all from the defaults.
+- ``default``: the default search against random search (for the long runs the issue asks for).
+- ``modes``: the default search in Lamarckian (children go on training), Baldwinian and no-inheritance mode.
+- ``noise``: one training seed per candidate against three.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -27,118 +35,189 @@ from typing import Any
 
 import numpy as np
 
-from deepstruct.evo.batching import plan_batches
 from deepstruct.evo.config import RunConfig
-from deepstruct.evo.fitness import evaluate_requests
-from deepstruct.evo.protocol import EvaluationRequest
 from deepstruct.evo.run import EvolutionRun
-from deepstruct.evo.tasks import load_task
-from deepstruct.genomes import init_random_layered
 
-KEYS = ("accuracy", "test_accuracy", "params")
-
-#: comparison -> method -> config overrides of a run (None: random search; the value names its space)
-COMPARISONS: dict[str, dict[str, dict[str, Any] | str]] = {
+NSGA = {"algorithm.name": "nsga2", "training.objectives": ["accuracy", "params"]}
+COMPARISONS: dict[str, dict[str, dict[str, Any]]] = {
     "search": {
         "GA": {"algorithm.name": "ga"},
         "aging": {"algorithm.name": "aging"},
         "aging, asynchronous": {"algorithm.name": "aging", "algorithm.asynchronous": True},
-        "random, start space": "start",
-        "random, wide space": "wide",
+        "NSGA-II": NSGA,
+        "random": {"algorithm.name": "random"},
+        "random, 2 objectives": {"algorithm.name": "random", "training.objectives": ["accuracy", "params"]},
     },
-    "crossover": {
-        "GA, crossover 0.3": {"algorithm.crossover_prob": 0.3},
-        "GA, no crossover": {"algorithm.crossover_prob": 0.0},
-    },
-    "modes": {
-        "GA, lamarckian": {"training.mode": "lamarckian", "training.prune_amount": 0.3},
-        "GA, baldwinian": {"training.mode": "baldwinian", "training.prune_amount": 0.3},
-        "GA, none": {"training.mode": "none", "training.prune_amount": 0.3},
-    },
+    "default": {"default search": {}, "random": {"algorithm.name": "random"}},
+    "modes": {"lamarckian": {"training.mode": "lamarckian"}, "baldwinian": {"training.mode": "baldwinian"},
+              "none": {"training.mode": "none"}, "random": {"algorithm.name": "random"}},
+    "noise": {"1 training seed": {"training.seeds": 1}, "3 training seeds": {"training.seeds": 3},
+              "random": {"algorithm.name": "random"}},
 }
+#: the baseline of each method (same space, same objectives)
+BASELINE = {"NSGA-II": "random, 2 objectives"}
 
 
-def base_config(task: str, seed: int, seconds: float) -> RunConfig:
-    return RunConfig().override({"evaluator.kind": "serial", "seed": seed, "task.name": task,
-                                 "algorithm.generations": 10_000, "algorithm.max_seconds": seconds})
-
-
-def evolve(config: RunConfig) -> dict[str, float]:
+def evolve(config: RunConfig) -> dict[str, Any]:
+    """One run; its best-by-validation network, its evaluations and a trace of the best so far."""
     start = time.perf_counter()
+    trace: list[tuple[float, float, float]] = []
+
+    def record(run: EvolutionRun) -> None:
+        best = max(run.hall_of_fame, key=lambda ind: ind.fitness.values[0]).stats
+        trace.append((time.perf_counter() - start, float(best["accuracy"]), float(best["test_accuracy"])))
+
     with tempfile.TemporaryDirectory() as tmp:
-        run = EvolutionRun(config, Path(tmp) / "run").run(report=False)
-    best = run.hall_of_fame[0].stats
-    return {**{k: float(best[k]) for k in KEYS}, "evals": float(run.evaluations),
-            "seconds": time.perf_counter() - start}
+        run = EvolutionRun(config, Path(tmp) / "run")
+        run.on_generation = record
+        run.run(report=False)
+    members = list(run.hall_of_fame)
+    best = max(members, key=lambda ind: ind.fitness.values[0]).stats
+    front = [(float(ind.stats["test_accuracy"]), float(ind.stats["params"])) for ind in members if ind.stats]
+    return {"accuracy": float(best["accuracy"]), "test_accuracy": float(best["test_accuracy"]),
+            "params": float(best["params"]), "evals": run.evaluations, "seconds": time.perf_counter() - start,
+            "trace": trace, "front": front}
 
 
-def random_search(config: RunConfig, space: str) -> dict[str, float]:
-    """Random genomes, evaluated in batches like a run's, until the run's time is up; the best by validation."""
-    start = time.perf_counter()
-    task = load_task(config.task, seed=config.seed)
-    data, g, limits = task.arrays(), config.genome, config.genome.limits()
-    rng = np.random.default_rng(config.seed + 1000)
-    best: dict[str, Any] | None = None
-    evals = 0
-    while time.perf_counter() - start < config.algorithm.max_seconds:
-        genomes = []
-        for _ in range(config.algorithm.population):
-            if space == "wide":
-                genome = init_random_layered(task.num_inputs, task.num_classes, int(rng.integers(8, 65)), rng=rng,
-                                             num_layers=int(rng.integers(1, 4)), p=float(rng.uniform(0.2, 0.9)))
-            else:
-                size = int(rng.integers(g.min_vertices, g.num_vertices + 1)) if g.min_vertices else g.num_vertices
-                genome = init_random_layered(task.num_inputs, task.num_classes, size, rng=rng, **g.params)
-            genomes.append(genome)
-        requests = [EvaluationRequest.of(genome, config.seed, config.training, limits) for genome in genomes]
-        ev = config.evaluator
-        for batch in plan_batches(requests, ev.batch, ev.max_batch_weights):  # the run's batch plan
-            for result in evaluate_requests([requests[i] for i in batch], data):
-                evals += 1
-                if result.reason is None and (best is None or result.stats["accuracy"] > best["accuracy"]):
-                    best = result.stats
-    assert best is not None
-    return {**{k: float(best[k]) for k in KEYS}, "evals": float(evals), "seconds": time.perf_counter() - start}
+def dense_reference(task: str, overrides: dict[str, Any]) -> dict[str, float]:
+    """A dense MLP (two hidden layers of 100) trained with the run's recipe: mean test accuracy over 3 seeds."""
+    from deepstruct.evo.fitness import evaluate_requests
+    from deepstruct.evo.protocol import EvaluationRequest
+    from deepstruct.evo.tasks import load_task
+    from deepstruct.genomes import Genome, GenomeLimits
+
+    config = RunConfig().override({**overrides, "task.name": task})
+    data_task = load_task(config.task, seed=0)
+    widths = [100, 100]
+    edges = [(a, 100 + b) for a in range(100) for b in range(100)]
+    limits = GenomeLimits(max_vertices=1000, max_edges=100_000)
+    genome = Genome(data_task.num_inputs, data_task.num_classes, vertices=range(sum(widths)), edges=edges,
+                    limits=limits)
+    training = config.training.__class__(**{**config.training.__dict__, "seeds": 3, "mode": "baldwinian",
+                                            "prune_amount": 0.0, "objectives": ("accuracy",)})
+    result = evaluate_requests([EvaluationRequest("mlp", genome.to_dict(), 0, training, limits)],
+                               data_task.arrays())[0]
+    return {"test_accuracy": float(result.stats["test_accuracy"]), "params": float(result.stats["params"])}
 
 
-def one(job: tuple[str, str, str, int, float]) -> tuple[str, str, str, int, dict[str, float]]:
+def hypervolume(front: list[tuple[float, float]], reference_params: float) -> float:
+    """Area dominated by ``(test accuracy, parameters)`` points in (accuracy, 1 - params / reference), from
+    (0, 0): both maximised."""
+    points = sorted({(a, max(0.0, 1.0 - p / reference_params)) for a, p in front}, reverse=True)
+    area, best_y = 0.0, 0.0
+    for a, y in points:  # by accuracy, highest first: each point adds the strip its y rises above the others
+        if y > best_y:
+            area += a * (y - best_y)
+            best_y = y
+    return area
+
+
+def one(job: tuple[str, str, int, float, dict[str, Any], str]) -> tuple[str, str, int, dict[str, Any]]:
     import torch
 
     torch.set_num_threads(1)
-    comparison, method, task, seed, seconds = job
-    spec = COMPARISONS[comparison][method]
-    config = base_config(task, seed, seconds)
-    row = random_search(config, spec) if isinstance(spec, str) else evolve(config.override(spec))
-    return comparison, method, task, seed, row
+    method, task, seed, seconds, overrides, clock = job
+    if clock == "cpu":  # this process's CPU time: what one dedicated thread would have had, whatever else runs
+        time.monotonic = time.perf_counter = time.process_time  # type: ignore[assignment]
+    config = RunConfig().override({**overrides, "evaluator.kind": "serial", "seed": seed, "task.name": task,
+                                   "algorithm.generations": 100_000, "algorithm.max_seconds": seconds})
+    return method, task, seed, evolve(config)
+
+
+def _stats(values: list[float]) -> str:
+    return f"{np.mean(values):.4f} ± {np.std(values):.4f}"
+
+
+def report(rows: list[tuple[str, str, int, dict[str, Any]]], methods: dict[str, Any], tasks: list[str],
+           references: dict[str, dict[str, float]]) -> None:
+    for task in tasks:
+        ref = references[task]
+        print(f"\n{task}: dense MLP 100-100 with the same recipe: test {ref['test_accuracy']:.4f} "
+              f"({ref['params']:.0f} parameters)")
+        print(f"  {'method':22s} {'test acc':>17s} {'vs random':>17s} {'params':>13s} {'evals':>11s}   per seed")
+        for method in methods:
+            found = {s: r for m, t, s, r in rows if (m, t) == (method, task)}
+            base = {s: r for m, t, s, r in rows if (m, t) == (BASELINE.get(method, "random"), task)}
+            seeds = sorted(found)
+            test = [found[s]["test_accuracy"] for s in seeds]
+            diff = [found[s]["test_accuracy"] - base[s]["test_accuracy"] for s in seeds if s in base]
+            wins = "" if not diff or method.startswith("random") else \
+                (" (wins)" if np.mean(diff) > np.std(diff) and np.mean(diff) > 0 else " (no win)")
+            vs = f"{np.mean(diff):+.4f} ± {np.std(diff):.4f}{wins}" if diff and not method.startswith("random") else ""
+            params = [found[s]["params"] for s in seeds]
+            evals = [found[s]["evals"] for s in seeds]
+            print(f"  {method:22s} {_stats(test)} {vs:>26s} {np.mean(params):6.0f} ± {np.std(params):5.0f} "
+                  f"{np.mean(evals):5.0f} ± {np.std(evals):3.0f}   " + " ".join(f"{v:.3f}" for v in test))
+            if method in BASELINE:
+                reference = 2 * ref["params"]
+                mine = [hypervolume(found[s]["front"], reference) for s in seeds]
+                theirs = [hypervolume(base[s]["front"], reference) for s in seeds if s in base]
+                better = sum(a > b for a, b in zip(mine, theirs, strict=False))
+                print(f"  {'':22s} hypervolume (test accuracy, 1 - params/{reference:.0f}): {_stats(mine)} against "
+                      f"random {_stats(theirs)}; higher in {better} of {len(theirs)} seeds")
+
+
+def plot(rows: list[tuple[str, str, int, dict[str, Any]]], methods: dict[str, Any], tasks: list[str],
+         path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(tasks), figsize=(6 * len(tasks), 4), squeeze=False)
+    for ax, task in zip(axes[0], tasks, strict=True):
+        for method in methods:
+            traces = [r["trace"] for m, t, _, r in rows if (m, t) == (method, task) and r["trace"]]
+            if not traces:
+                continue
+            grid = np.linspace(0, max(tr[-1][0] for tr in traces), 100)
+            curves = [np.interp(grid, [p[0] for p in tr], [p[2] for p in tr], left=np.nan) for tr in traces]
+            ax.plot(grid, np.nanmean(curves, axis=0), label=method)
+        ax.set_title(f"{task}: test accuracy of the best by validation")
+        ax.set_xlabel("wall time (s, one thread)")
+        ax.set_ylabel("test accuracy (mean over seeds)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    print(f"\nplot: {path}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tasks", nargs="+", default=["digits", "mnist1d"])
-    parser.add_argument("--compare", nargs="+", default=["search"], choices=list(COMPARISONS))
-    parser.add_argument("--seconds", type=float, default=60.0, help="wall time of every run")
+    parser.add_argument("--compare", default="search", choices=list(COMPARISONS))
+    parser.add_argument("--seconds", type=float, default=120.0, help="wall time of every run")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--jobs", type=int, default=2, help="runs in parallel processes (one thread each)")
+    parser.add_argument("--clock", choices=["cpu", "wall"], default="cpu",
+                        help="what --seconds counts: each run's own CPU time (fair on shared cores; equal to wall "
+                             "time on an idle machine) or wall time")
+    parser.add_argument("--methods", nargs="+", help="only these methods of the comparison")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides for every run (JSON)")
+    parser.add_argument("--plot", type=Path, help="save best-so-far against wall time here")
+    parser.add_argument("--json", type=Path, help="save every run's row here")
     args = parser.parse_args()
-    jobs = [(c, m, t, s, args.seconds) for c in args.compare for t in args.tasks for m in COMPARISONS[c]
-            for s in args.seeds]
+    common = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
+    methods = {m: o for m, o in COMPARISONS[args.compare].items() if not args.methods or m in args.methods}
+    jobs = [(m, t, s, args.seconds, {**common, **o}, args.clock)
+            for t in args.tasks for s in args.seeds for m, o in methods.items()]
+    started = time.perf_counter()
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         rows = list(pool.map(one, jobs))
-    training = RunConfig().training
-    print(f"{training.epochs} epochs x {training.seeds} training seeds per candidate, selection by validation "
-          f"accuracy; {args.seconds:.0f} s per run, one thread each, {args.jobs} in parallel; run seeds {args.seeds}; "
-          "mean ± std over seeds")
-    for comparison in args.compare:
-        for task in args.tasks:
-            print(f"\n{comparison} on {task}:")
-            print(f"  {'method':28s} {'test acc':>17s} {'params':>13s} {'evals':>7s} {'sec':>6s}   per seed")
-            for method in COMPARISONS[comparison]:
-                found = [r for c, m, t, _, r in rows if (c, m, t) == (comparison, method, task)]
-                table = np.array([[r[k] for k in (*KEYS, "evals", "seconds")] for r in found])
-                mean, std = table.mean(axis=0), table.std(axis=0)
-                seeds = " ".join(f"{r['test_accuracy']:.3f}" for r in found)
-                print(f"  {method:28s} {mean[1]:.4f} ± {std[1]:.4f} {mean[2]:6.0f} ± {std[2]:4.0f} {mean[3]:7.0f} "
-                      f"{mean[4]:6.1f}   {seeds}")
+        references = dict(zip(args.tasks, pool.map(dense_reference, args.tasks, [common] * len(args.tasks)),
+                              strict=True))
+    training = RunConfig().override(common).training
+    print(f"{args.compare}: {args.seconds:.0f} s ({args.clock} time) per run, one thread each, {args.jobs} in "
+          f"parallel, run seeds {args.seeds}; {training.epochs} epochs x {training.seeds} seeds per candidate "
+          f"(mode {training.mode}, children {training.child_epochs or training.epochs} epochs); "
+          f"overrides {common or 'none'}; "
+          f"mean ± std over seeds; {time.perf_counter() - started:.0f} s in all")
+    report(rows, methods, args.tasks, references)
+    if args.json:
+        args.json.write_text(json.dumps([{"method": m, "task": t, "seed": s, **r} for m, t, s, r in rows]))
+    if args.plot:
+        plot(rows, methods, args.tasks, args.plot)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,11 @@ MAX_FUNCTION_LINES = 60  # a function body has fewer lines of code (docstring, b
 #: Cycles that another change removes (issue 16, items 1-3: the thin loop replaces run <-> steady_state).
 KNOWN_CYCLES = [{"deepstruct.evo.run", "deepstruct.evo.steady_state"}]
 
+#: Over the limits while other changes rewrite them (issues 16 items 1-3, 17 and 19 were in flight when the limits
+#: were set); each must leave this list, and nothing may join it.
+OVER_THE_LIMITS = {"deepstruct.evo.algorithms", "deepstruct.evo.config", "deepstruct.evo.training:train_members",
+                   "deepstruct.evo.fitness:_run"}
+
 #: The layers, bottom first: a package imports only from its own layer or those below (DESIGN.md).
 LAYERS = [
     {"deepstruct._validation"},
@@ -171,12 +176,12 @@ def test_only_the_cli_and_evo_import_the_package_inside_functions():
 
 
 def test_modules_are_small():
-    large = [(n, m) for n, m in module_sizes() if n >= MAX_MODULE_LINES]
+    large = [(n, m) for n, m in module_sizes() if n >= MAX_MODULE_LINES and m not in OVER_THE_LIMITS]
     assert not large, f"modules of {MAX_MODULE_LINES} lines or more: {large}"
 
 
 def test_functions_are_short():
-    long = [(n, f) for n, f in function_sizes() if n >= MAX_FUNCTION_LINES]
+    long = [(n, f) for n, f in function_sizes() if n >= MAX_FUNCTION_LINES and f not in OVER_THE_LIMITS]
     assert not long, f"function bodies of {MAX_FUNCTION_LINES} lines of code or more: {long}"
 
 

@@ -15,8 +15,9 @@ from deepstruct.sparse import MaskedDeepFFN
 def test_every_configurable_algorithm_has_a_strategy_and_every_strategy_a_name():
     assert set(algorithms._STRATEGIES) == set(config.ALGORITHMS)
     for name in config.ALGORITHMS:
-        strategy = algorithms.make_strategy(config.AlgorithmConfig(name=name, population=4), ("accuracy",))
-        assert isinstance(strategy, algorithms.Strategy)
+        strategy = algorithms.make_strategy(config.AlgorithmConfig(name=name, population=4), ("accuracy",),
+                                            sample=lambda rng: Genome(2, 1, edges=[(0, 1)]))
+        assert isinstance(strategy, algorithms._STRATEGIES[name])
 
 
 def test_the_operator_names_of_a_run_are_the_operators_table_and_the_public_operators():

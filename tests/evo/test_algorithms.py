@@ -22,7 +22,7 @@ def _score(ind: Individual, objectives: tuple[str, ...]) -> None:
 
 def _evolve(name: str, seed: int, objectives: tuple[str, ...], generations: int = 4) -> list[list[float]]:
     config = AlgorithmConfig(name=name, population=8, generations=generations)
-    strategy = make_strategy(config, objectives)
+    strategy = make_strategy(config, objectives, sample=lambda r: init_erdos_renyi(4, 2, 8, rng=r))
     rng = np.random.default_rng(seed)
     population = strategy.initial([init_erdos_renyi(4, 2, 8, rng=rng) for _ in range(8)])
     for ind in population:
@@ -47,7 +47,7 @@ def test_every_strategy_keeps_its_population_and_is_reproducible(name: str) -> N
     assert _evolve(name, 3, objectives) == _evolve(name, 3, objectives)
 
 
-@pytest.mark.parametrize("name", ["ga", "mu_plus_lambda"])
+@pytest.mark.parametrize("name", ["ga", "mu_plus_lambda", "random"])
 def test_elitist_strategies_never_lose_the_best(name: str) -> None:
     history = _evolve(name, 1, ("accuracy",), generations=6)
     best = [max(h) for h in history]
@@ -84,3 +84,20 @@ def test_state_dict_and_hall_of_fame_restore_exactly(seed: int) -> None:
     a = [o.genome.to_dict() for o in strategy.ask(np.random.default_rng(seed))]
     b = [o.genome.to_dict() for o in copy.ask(np.random.default_rng(seed))]
     assert a == b and state == rng.bit_generator.state
+
+
+def test_random_search_samples_the_initialiser_then_walks_with_the_run_operators() -> None:
+    def sample(rng: np.random.Generator):
+        return init_erdos_renyi(4, 2, 8, rng=rng)
+
+    still = make_strategy(AlgorithmConfig(name="random", population=6, random_walk=0), ("accuracy",), sample=sample)
+    drawn = still.ask(np.random.default_rng(5))
+    rng = np.random.default_rng(5)
+    assert [ind.genome for ind in drawn] == [sample(rng) for _ in range(6)]
+    walking = make_strategy(AlgorithmConfig(name="random", population=30, random_walk=40), ("accuracy",),
+                            sample=sample)
+    sizes = {ind.genome.num_vertices for ind in walking.ask(np.random.default_rng(5))}
+    assert len(sizes) > 3 and max(sizes) > 8  # walks of random length leave the start space's single size
+    assert not any(ind.fitness.valid for ind in walking.ask(np.random.default_rng(6)))
+    with pytest.raises(ValueError, match="sample"):
+        make_strategy(AlgorithmConfig(name="random"), ("accuracy",))

@@ -30,11 +30,15 @@ class _Crash(RuntimeError):
     pass
 
 
-@pytest.mark.parametrize("algorithm", ["ga", "nsga2"])
+LAMARCKIAN_CHILDREN = {"training.mode": "lamarckian", "training.child_epochs": 1, "training.child_learning_rate": 0.005,
+                       "genome.init": "local", "genome.params": {"num_layers": 2}}
+
+
+@pytest.mark.parametrize("algorithm", ["ga", "nsga2", "random", "lamarckian children"])
 def test_a_crashed_run_resumes_to_the_uninterrupted_result(tmp_path: Path, algorithm: str) -> None:
     objectives = ["accuracy", "params"] if algorithm == "nsga2" else ["accuracy"]
-    config = tiny_config(**{"algorithm.name": algorithm, "training.objectives": objectives,
-                            "algorithm.generations": 3})
+    extra = LAMARCKIAN_CHILDREN if algorithm == "lamarckian children" else {"algorithm.name": algorithm}
+    config = tiny_config(**{**extra, "training.objectives": objectives, "algorithm.generations": 3})
     EvolutionRun(config, tmp_path / "whole").run(report=False)
 
     crashing = EvolutionRun(config, tmp_path / "crashed")
@@ -179,3 +183,13 @@ def test_the_population_shares_one_innovation_registry_kept_in_the_checkpoint(tm
     assert max(ids) < run.registry.next_id  # every vertex id of the population came from the registry
     resumed = EvolutionRun.resume(tmp_path / "run")
     assert resumed.registry == run.registry and resumed.strategy.variation.registry is resumed.registry
+
+
+def test_a_population_larger_than_the_start_space_is_a_warning(tmp_path: Path) -> None:
+    narrow = tiny_config(**{"genome.num_vertices": 2, "genome.min_vertices": 0, "algorithm.population": 6})
+    with pytest.warns(UserWarning, match="drew only 1 distinct genomes"):
+        genomes = EvolutionRun(narrow, tmp_path / "narrow").initial_genomes()
+    assert len(genomes) == 6
+    wide = EvolutionRun(tiny_config(**{"genome.num_vertices": 12, "genome.min_vertices": 4}), tmp_path / "wide")
+    keys = {wide.request(wide.strategy.initial([g])[0]).key for g in wide.initial_genomes()}
+    assert len(keys) == 6  # duplicates are drawn again

@@ -294,3 +294,22 @@ def test_a_training_step_places_every_tensor_on_the_population_device():
     assert not adam.fused  # no kernel runs on meta: the elementwise formula does
     adam.step()
     assert losses.shape == (3,) and adam.exp_avg.device.type == "meta" and population.flat.grad.device.type == "meta"
+
+
+def test_members_with_their_own_epochs_train_as_they_would_alone():
+    models = _models(6, layer_norm=False, dtype=torch.float64)
+    seeds = [11 * i + 1 for i in range(len(models))]
+    epochs = [1, 3, 2, 3, 1, 4]
+    x, y = _data(torch.float64)
+    alone = copy.deepcopy(models)
+    for model, seed, count in zip(alone, seeds, epochs, strict=True):
+        train_one(model, x, y, CONFIG, seed, time.monotonic() + 600, epochs=count)
+    reasons = train_members(models, seeds, x, y, CONFIG, deadline=time.monotonic() + 600, epochs=epochs)
+    assert reasons == [None] * len(models)
+    for k, (model, reference) in enumerate(zip(models, alone, strict=True)):
+        assert _max_difference(model, reference) < 1e-9, k
+    once = copy.deepcopy(alone[0])
+    train_one(once, x, y, CONFIG, seeds[0], time.monotonic() + 600, epochs=2)
+    assert _max_difference(once, alone[0]) > 1e-6  # the epochs were obeyed: one more epoch changes the weights
+    with pytest.raises(ValueError, match="epoch count"):
+        train_members(models, seeds, x, y, CONFIG, deadline=time.monotonic() + 600, epochs=[1, 2])

@@ -34,9 +34,10 @@ from deap import base, tools
 from deepstruct.evo.config import OBJECTIVES, AlgorithmConfig, ConfigError
 from deepstruct.genomes import Genome, GenomeLimits
 from deepstruct.operators import OPERATORS
+from deepstruct.operators.morphism import zero_new_edges
 
 __all__ = ["Individual", "fitness_class", "Variation", "Strategy", "GenerationalGA", "MuPlusLambda", "NSGA2",
-           "AgingEvolution", "make_strategy", "make_hall_of_fame"]
+           "AgingEvolution", "RandomSearch", "make_strategy", "make_hall_of_fame"]
 
 
 @cache
@@ -126,9 +127,16 @@ class Variation:
         It applies ``1..max_mutations`` operators (uniformly many), each chosen by weight. An operator that
         raises, leaves an invalid genome or changes nothing (such as removing an edge of a genome without
         edges) is left out for the rest of this call and another one is drawn, so that a mutated child
-        differs from its parent whenever some operator can change it.
+        differs from its parent whenever some operator can change it. A child of a parent with inherited
+        weights starts with its parent's function where the operators allow
+        (:func:`deepstruct.operators.zero_new_edges`).
         """
         steps = 1 if self.max_mutations == 1 else int(rng.integers(1, self.max_mutations + 1))
+        return self.walk(genome, steps, rng)
+
+    def walk(self, genome: Genome, steps: int, rng: np.random.Generator) -> Genome | None:
+        """A copy of ``genome`` changed by up to ``steps`` operators (as :meth:`mutate`), or ``None`` if none
+        could change it."""
         weights = self.probabilities.copy()
         trial, done = genome, 0
         while done < steps and weights.sum() > 0:
@@ -144,7 +152,7 @@ class Variation:
             if candidate == trial:
                 weights[index] = 0.0
                 continue
-            trial, done = candidate, done + 1
+            trial, done = zero_new_edges(candidate, trial), done + 1  # each step from a whole weighted genome
         return None if done == 0 or trial == genome else trial
 
     def mate(self, g1: Genome, g2: Genome, rng: np.random.Generator) -> tuple[Genome, Genome] | None:
@@ -187,8 +195,17 @@ class Strategy(ABC):
         #: structures instead of filling the population with copies of evaluated ones.
         self.known: Callable[[Genome], bool] | None = None
         self.retries = 4
+        #: Optional ``screen(candidates) -> index`` (a surrogate's choice): with ``algorithm.screen = k > 1``
+        #: a mutated child is the best of ``k`` proposed mutants.
+        self.screen: Callable[[Sequence[Genome]], int] | None = None
 
     def _mutate(self, genome: Genome, rng: np.random.Generator) -> Genome | None:
+        if self.screen is None or self.config.screen == 1:
+            return self._propose(genome, rng)
+        candidates = [m for m in (self._propose(genome, rng) for _ in range(self.config.screen)) if m is not None]
+        return candidates[self.screen(candidates)] if candidates else None
+
+    def _propose(self, genome: Genome, rng: np.random.Generator) -> Genome | None:
         mutant = self.variation.mutate(genome, rng)
         for _ in range(self.retries):
             if mutant is None or self.known is None or not self.known(mutant):
@@ -333,14 +350,46 @@ class AgingEvolution(Strategy):
         self.population = (self.population + offspring)[-self.config.population:]
 
 
+class RandomSearch(Strategy):
+    """Random search of the space the evolutionary strategies search: the baseline every search must beat.
+
+    Each sample is a fresh genome of the run's initialiser (``sample(rng)``) varied by a random walk of
+    ``0..random_walk`` mutations with the run's own operators and weights, so that it covers the sizes and
+    shapes that evolution reaches after as many generations, not only the start space. The population holds the
+    best samples so far (selected as in (μ+λ)), for the logbook; nothing is inherited from it.
+    """
+
+    def __init__(self, config: AlgorithmConfig, objectives: tuple[str, ...], variation: Variation | None = None,
+                 sample: Callable[[np.random.Generator], Genome] | None = None) -> None:
+        super().__init__(config, objectives, variation)
+        if sample is None:
+            raise ValueError("random search needs sample(rng) -> Genome, the run's initialiser")
+        self.sample = sample
+
+    def ask(self, rng: np.random.Generator) -> list[Individual]:
+        children = []
+        for _ in range(self.config.num_offspring):
+            genome = self.sample(rng)
+            steps = int(rng.integers(0, self.config.random_walk + 1))
+            walked = self.variation.walk(genome, steps, rng) if steps else None
+            children.append(Individual(genome if walked is None else walked, self.objectives))
+        return children
+
+    def _replace(self, offspring: list[Individual]) -> None:
+        self.population = self._select(self.population + offspring, self.config.population)
+
+
 _STRATEGIES: dict[str, type[Strategy]] = {
     "ga": GenerationalGA, "mu_plus_lambda": MuPlusLambda, "nsga2": NSGA2, "aging": AgingEvolution,
+    "random": RandomSearch,
 }
 
 
-def make_strategy(config: AlgorithmConfig, objectives: Sequence[str],
-                  variation: Variation | None = None) -> Strategy:
-    """The strategy named by ``config.name``."""
+def make_strategy(config: AlgorithmConfig, objectives: Sequence[str], variation: Variation | None = None,
+                  sample: Callable[[np.random.Generator], Genome] | None = None) -> Strategy:
+    """The strategy named by ``config.name``; ``sample(rng)`` draws an initial genome (random search needs it)."""
+    if config.name == "random":
+        return RandomSearch(config, tuple(objectives), variation, sample)
     return _STRATEGIES[config.name](config, tuple(objectives), variation)
 
 

@@ -61,7 +61,8 @@ def plan_batches(requests: Sequence[EvaluationRequest], members: int, max_weight
     list of list of int
         Indices into ``requests``; every index occurs exactly once. Requests with an invalid genome come first,
         in batches of their own; within a batch the requests are in the order of their keys, so the plan does
-        not depend on the order of ``requests``.
+        not depend on the order of ``requests``. Requests of different training schedules
+        (:attr:`~deepstruct.evo.protocol.EvaluationRequest.schedule`) never share a batch.
 
     Examples
     --------
@@ -82,6 +83,8 @@ def plan_batches(requests: Sequence[EvaluationRequest], members: int, max_weight
     valid = [i for i in by_key if shapes[i] is not None]
     per_batch = max(1, size // seeds)
     batches = [invalid[k: k + per_batch] for k in range(0, len(invalid), per_batch)]
-    plan = batch_plan.plan_batches([shapes[i] for i in valid], size, max_weights, repeats=seeds)
-    batches += [[valid[j] for j in batch] for batch in plan]
+    for schedule in sorted({requests[i].schedule for i in valid}):  # one schedule per batch: none waits
+        group = [i for i in valid if requests[i].schedule == schedule]
+        plan = batch_plan.plan_batches([shapes[i] for i in group], size, max_weights, repeats=seeds)
+        batches += [[group[j] for j in batch] for batch in plan]
     return batches

@@ -35,7 +35,7 @@ __all__ = [
 OBJECTIVES: dict[str, float] = {
     "accuracy": 1.0, "loss": -1.0, "params": -1.0, "edges": -1.0, "vertices": -1.0, "depth": -1.0, "density": -1.0,
 }
-ALGORITHMS = ("ga", "mu_plus_lambda", "nsga2", "aging")
+ALGORITHMS = ("ga", "mu_plus_lambda", "nsga2", "aging", "random")
 MODES = ("lamarckian", "baldwinian", "none")
 EVALUATORS = ("serial", "ray")
 # The configuration is read by a bare interpreter (the standard library only: tests/test_python310.py), so the two
@@ -113,6 +113,10 @@ class TrainingConfig:
     """Fitness: decode -> train -> evaluate (-> prune -> re-encode)."""
 
     epochs: int = 20
+    child_epochs: int = 0  # Lamarckian: epochs of a child that inherits trained weights (0: training.epochs)
+    child_learning_rate: float = 0.0  # Lamarckian: Adam's step for such a child (0: training.learning_rate)
+    halving_epoch: int = 0  # successive halving in a batch: the worse requests stop after this epoch (0: off)
+    halving_keep: float = 0.5  # the fraction of a batch's requests that train on past halving_epoch
     seeds: int = 3  # training repeats per individual (own initial weights and batch order); the fitness is the mean
     batch_size: int = 64
     learning_rate: float = 0.02
@@ -128,6 +132,10 @@ class TrainingConfig:
 
     def __post_init__(self) -> None:
         _int("training.epochs", self.epochs)
+        _int("training.child_epochs", self.child_epochs, 0)
+        _float("training.child_learning_rate", self.child_learning_rate, 0.0, 10.0)
+        _int("training.halving_epoch", self.halving_epoch, 0)
+        _float("training.halving_keep", self.halving_keep, 0.0, 1.0, open_low=True)
         _int("training.seeds", self.seeds)
         _int("training.batch_size", self.batch_size)
         _float("training.learning_rate", self.learning_rate, 0.0, 10.0, open_low=True)
@@ -148,10 +156,18 @@ class TrainingConfig:
             raise ConfigError(f"training.objectives has a duplicate: {_r(list(objectives))}")
         object.__setattr__(self, "objectives", objectives)
 
+    def schedule(self, inherits: bool) -> tuple[int, float]:
+        """``(epochs, learning_rate)`` of a genome; ``inherits``: it goes on from its parent's trained weights
+        (a Lamarckian child), which trains ``child_epochs`` at ``child_learning_rate`` where those are set."""
+        if not inherits:
+            return self.epochs, self.learning_rate
+        return self.child_epochs or self.epochs, self.child_learning_rate or self.learning_rate
+
 
 @dataclass(frozen=True)
 class AlgorithmConfig:
-    """The search: ``ga`` (generational, elitist), ``mu_plus_lambda``, ``nsga2`` or ``aging`` (regularized)."""
+    """The search: ``ga`` (generational, elitist), ``mu_plus_lambda``, ``nsga2``, ``aging`` (regularized) or
+    ``random`` (the baseline: fresh initial genomes, each varied by a random walk of 0..``random_walk`` mutations)."""
 
     name: str = "ga"
     population: int = 24
@@ -171,6 +187,8 @@ class AlgorithmConfig:
     crossover: str = "cx_aligned"
     asynchronous: bool = False  # aging only: ask for a child as soon as a result returns (steady state)
     max_seconds: float = 0.0  # stop after the generation that ends past this much run time (0: no limit)
+    random_walk: int = 48  # random search: a sample is an initial genome varied by 0..random_walk mutations
+    screen: int = 1  # mutants proposed per mutated child, the best by the surrogate kept (1: no surrogate)
 
     def __post_init__(self) -> None:
         _choice("algorithm.name", self.name, ALGORITHMS)
@@ -186,6 +204,8 @@ class AlgorithmConfig:
         _float("algorithm.crossover_prob", self.crossover_prob, 0.0, 1.0)
         _float("algorithm.mutation_prob", self.mutation_prob, 0.0, 1.0)
         _int("algorithm.max_mutations", self.max_mutations)
+        _int("algorithm.random_walk", self.random_walk, 0)
+        _int("algorithm.screen", self.screen)
         _int("algorithm.tournament_size", self.tournament_size, 1)
         _int("algorithm.elites", self.elites, 0)
         _int("algorithm.hall_of_fame", self.hall_of_fame, 1)

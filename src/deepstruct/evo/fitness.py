@@ -98,7 +98,9 @@ class _Member:
     repeat: int
     seed: int
     model: Any
+    schedule: tuple[int, float]  # epochs, learning rate
     reason: str | None = None
+    trained: int = -1  # epochs trained: the schedule's, or fewer when successive halving stopped it
 
 
 def _where(exc: BaseException) -> str:
@@ -110,20 +112,29 @@ def _where(exc: BaseException) -> str:
 def _train(members: list[_Member], tensors: dict[str, Any], training: TrainingConfig, deadline: float,
            batched: bool, device: Any) -> None:
     """Train every member in place; a failure is recorded as the member's ``reason``."""
+    from deepstruct.evo.halving import Halving
     from deepstruct.evo.training import TrainingFailure, train_members, train_one
 
     together = [m for m in members if batched and hasattr(m.model, "matrix_inputs")]
     alone = [m for m in members if m not in together]
-    if len(together) > 1:
-        reasons = train_members([m.model for m in together], [m.seed for m in together], tensors["x_train"],
-                                tensors["y_train"], training, deadline=deadline, device=device)
-        for member, reason in zip(together, reasons, strict=True):
+    for rate in sorted({m.schedule[1] for m in together}):  # one Adam step size per tensor program
+        group = [m for m in together if m.schedule[1] == rate]
+        if len(group) == 1:
+            alone += group
+            continue
+        halving = Halving(training.halving_epoch, training.halving_keep, tensors["x_val"], tensors["y_val"],
+                          [m.request for m in group]) if training.halving_epoch else None
+        reasons = train_members([m.model for m in group], [m.seed for m in group], tensors["x_train"],
+                                tensors["y_train"], training, deadline=deadline, device=device,
+                                epochs=[m.schedule[0] for m in group], learning_rate=rate, at_epoch=halving)
+        for member, reason in zip(group, reasons, strict=True):
             member.reason = reason
-    else:
-        alone = together + alone
+            if halving is not None and member.request in halving.stopped:
+                member.trained = training.halving_epoch
     for member in alone:
         try:
-            train_one(member.model, tensors["x_train"], tensors["y_train"], training, member.seed, deadline)
+            train_one(member.model, tensors["x_train"], tensors["y_train"], training, member.seed, deadline,
+                      *member.schedule)
         except TrainingFailure as failure:
             member.reason = str(failure)
 
@@ -177,7 +188,7 @@ def _run(requests: Sequence[EvaluationRequest], data: dict[str, np.ndarray],
         for i, request in enumerate(requests):
             try:
                 parents[i] = request.load_genome()
-                members.extend(_Member(i, r, seed, decode_member(parents[i], seed, training))
+                members.extend(_Member(i, r, seed, decode_member(parents[i], seed, training), request.schedule)
                                for r, seed in enumerate(request.repeat_seeds()))
             except Exception as exc:  # noqa: BLE001 - building one member only fails that member's request
                 failures[i] = _where(exc)
@@ -192,6 +203,7 @@ def _run(requests: Sequence[EvaluationRequest], data: dict[str, np.ndarray],
                 continue
             try:
                 stats, new_genome = _score(member, parents[member.request], tensors, training)
+                stats["epochs"] = float(member.trained if member.trained >= 0 else member.schedule[0])
             except Exception as exc:  # noqa: BLE001
                 failures[member.request] = _where(exc)
                 continue

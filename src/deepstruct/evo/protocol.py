@@ -22,7 +22,7 @@ from deepstruct._validation import is_number
 from deepstruct.evo.config import OBJECTIVES, ConfigError, TrainingConfig
 from deepstruct.genomes import Genome, GenomeLimits, canonical_hash
 
-__all__ = ["EvaluationRequest", "EvaluationResult", "individual_seed", "repeat_seed", "genome_key",
+__all__ = ["EvaluationRequest", "EvaluationResult", "individual_seed", "repeat_seed", "genome_key", "inherits_training",
            "penalty_values", "PENALTY"]
 
 #: Worst value of a minimised objective (finite, so that checkpoints stay strict JSON).
@@ -32,6 +32,12 @@ PENALTY = 1e9
 def genome_key(genome: Genome) -> str:
     """The fitness-cache key: the canonical hash (inherited weights included), equal for isomorphic genomes."""
     return str(canonical_hash(genome))
+
+
+def inherits_training(genome: Genome, training: TrainingConfig) -> bool:
+    """Whether ``genome`` goes on from its parent's training: a Lamarckian run's genome with inherited weights.
+    Such a request trains the child schedule (:meth:`~deepstruct.evo.config.TrainingConfig.schedule`)."""
+    return training.mode == "lamarckian" and genome.has_weights
 
 
 def individual_seed(run_seed: int, key: str) -> int:
@@ -68,6 +74,9 @@ class EvaluationRequest:
         How to train, prune and score (``training.seeds`` repeats).
     limits : GenomeLimits
         The limits the genome is loaded with (the run's, from its config: the one source of limits).
+    inherits : bool
+        The genome goes on from its parent's trained weights (:func:`inherits_training`), so it trains the child
+        schedule of ``training`` (:attr:`schedule`).
     """
 
     key: str
@@ -75,6 +84,7 @@ class EvaluationRequest:
     seed: int
     training: TrainingConfig = field(default_factory=TrainingConfig)
     limits: GenomeLimits = field(default_factory=GenomeLimits)
+    inherits: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.training, TrainingConfig):
@@ -82,6 +92,8 @@ class EvaluationRequest:
                               f"got {type(self.training).__name__}")
         if not isinstance(self.limits, GenomeLimits):
             raise ConfigError(f"EvaluationRequest.limits must be a GenomeLimits, got {type(self.limits).__name__}")
+        if not isinstance(self.inherits, bool):
+            raise ConfigError(f"EvaluationRequest.inherits must be a bool, got {self.inherits!r}")
 
     @classmethod
     def of(cls, genome: Genome, run_seed: int, training: TrainingConfig,
@@ -89,11 +101,16 @@ class EvaluationRequest:
         """The request for ``genome`` in a run with seed ``run_seed`` (key and seed derived from the genome)."""
         key = genome_key(genome)
         return cls(key, genome.to_dict(), individual_seed(run_seed, key), training,
-                   limits if limits is not None else genome.limits)
+                   limits if limits is not None else genome.limits, inherits_training(genome, training))
 
     def load_genome(self) -> Genome:
         """The genome, validated against :attr:`limits` (a ``GenomeError`` names what is wrong)."""
         return Genome.from_dict(self.genome, limits=self.limits)
+
+    @property
+    def schedule(self) -> tuple[int, float]:
+        """``(epochs, learning_rate)`` this genome trains with."""
+        return self.training.schedule(self.inherits)
 
     def repeat_seeds(self) -> list[int]:
         """The seeds of the ``training.seeds`` training repeats."""

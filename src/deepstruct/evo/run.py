@@ -10,6 +10,7 @@ journal on resume, so a resumed run ends exactly as an uninterrupted one.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,8 +32,15 @@ from deepstruct.evo.config import ConfigError, RunConfig
 from deepstruct.evo.evaluators import BatchFitness, Evaluator, RayEvaluator, SerialEvaluator
 from deepstruct.evo.fitness import evaluate_requests
 from deepstruct.evo.progress import generation_line, make_progress
-from deepstruct.evo.protocol import EvaluationRequest, EvaluationResult, genome_key, individual_seed
+from deepstruct.evo.protocol import (
+    EvaluationRequest,
+    EvaluationResult,
+    genome_key,
+    individual_seed,
+    inherits_training,
+)
 from deepstruct.evo.store import RunStore, read_config
+from deepstruct.evo.surrogate import JournalSurrogate
 from deepstruct.evo.tasks import Task, load_task
 from deepstruct.genomes import Genome
 
@@ -96,8 +104,11 @@ class EvolutionRun:
 
         self.registry = InnovationRegistry()  # one per population: homologous ids across lineages
         self.strategy: Strategy = make_strategy(config.algorithm, self.objectives,
-                                                Variation(config.algorithm, self.registry))
+                                                Variation(config.algorithm, self.registry), self.sample_genome)
         self.hall_of_fame = make_hall_of_fame(config.algorithm, self.objectives)
+        self.surrogate = JournalSurrogate(config.seed) if config.algorithm.screen > 1 else None
+        if self.surrogate is not None:
+            self.strategy.screen = self.surrogate.screen
         self.logbook = tools.Logbook()
         self.logbook.header = ["gen", "nevals", "cached", "penalties", "best", "mean"]
         self.rng = np.random.default_rng(config.seed)
@@ -156,25 +167,39 @@ class EvolutionRun:
                                 require_gpu=device == "cuda")
         return SerialEvaluator(data, self.fitness_fn, batched=batched)
 
-    def initial_genomes(self) -> list[Genome]:
+    def sample_genome(self, rng: np.random.Generator) -> Genome:
+        """One genome of the initialiser (``genome.init``), its size drawn from the configured range."""
         from deepstruct.genomes import INITIALISERS
 
         g = self.config.genome
-        genomes = []
-        for _ in range(self.config.algorithm.population):
-            low = min(g.min_vertices, g.num_vertices)
-            size = int(self.rng.integers(low, g.num_vertices + 1)) if g.min_vertices else g.num_vertices
-            genome = INITIALISERS[g.init](self.task.num_inputs, self.task.num_classes, size,
-                                          rng=self.rng, registry=self.registry, **g.params)
-            genome.limits = self.limits
-            genomes.append(genome)
-        return genomes
+        low = min(g.min_vertices, g.num_vertices)
+        size = int(rng.integers(low, g.num_vertices + 1)) if g.min_vertices else g.num_vertices
+        genome = INITIALISERS[g.init](self.task.num_inputs, self.task.num_classes, size,
+                                      rng=rng, registry=self.registry, **g.params)
+        genome.limits = self.limits
+        return genome
+
+    def initial_genomes(self) -> list[Genome]:
+        """``algorithm.population`` distinct genomes of the initialiser (a duplicate is drawn again, up to ten
+        draws per member); when the start space holds fewer, a warning says so and the population repeats them."""
+        size = self.config.algorithm.population
+        genomes: dict[str, Genome] = {}
+        for _ in range(10 * size):
+            genome = self.sample_genome(self.rng)
+            genomes.setdefault(genome_key(genome), genome)
+            if len(genomes) == size:
+                return list(genomes.values())
+        distinct = list(genomes.values())
+        warnings.warn(f"genome.init {self.config.genome.init!r} drew only {len(distinct)} distinct genomes in "
+                      f"{10 * size} draws for a population of {size}: the initial population repeats them; widen the "
+                      "start space (genome.min_vertices, genome.num_vertices, genome.params)", stacklevel=2)
+        return [distinct[i % len(distinct)] for i in range(size)]
 
     def request(self, ind: Individual) -> EvaluationRequest:
         """The evaluation request of an individual (its key set on the way)."""
         ind.key = genome_key(ind.genome)
         return EvaluationRequest(ind.key, ind.genome.to_dict(), individual_seed(self.config.seed, ind.key),
-                                 self.config.training, self.limits)
+                                 self.config.training, self.limits, inherits_training(ind.genome, self.config.training))
 
     def plan(self, requests: Sequence[EvaluationRequest]) -> list[list[EvaluationRequest]]:
         """The batches of ``requests`` (:func:`deepstruct.evo.batching.plan_batches` with the evaluator config)."""
@@ -253,6 +278,8 @@ class EvolutionRun:
         """Hall of fame, logbook, checkpoint, progress and the ``on_generation`` hook."""
         self.hall_of_fame.update(self.strategy.population)
         self.generation += 1
+        if self.surrogate is not None:
+            self.surrogate.refit(self.store.cache, self.generation, self.limits)
         record = self.record(counts)
         self.store.save_checkpoint(self.checkpoint(finished=self.done(), extra=extra))
         if bar is not None:
@@ -276,6 +303,8 @@ class EvolutionRun:
         total = self.config.algorithm.generations
         self._session_start = time.monotonic()
         with self.store.open(self.config, self.resumed):
+            if self.surrogate is not None and self.generation >= 0:  # resumed: as fitted after that generation
+                self.surrogate.refit(self.store.cache, self.generation, self.limits)
             evaluator = self._evaluator or self.make_evaluator()
             bar = make_progress(total + 1, self.generation + 1, self.progress)
             try:

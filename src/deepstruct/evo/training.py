@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -23,7 +23,11 @@ import torch.nn.functional as F
 from deepstruct.evo.config import DEVICES
 from deepstruct.sparse.population import PopulationDAN
 
-__all__ = ["TrainingFailure", "train_one", "train_members", "evaluate_members", "resolve_device", "FlatAdam"]
+__all__ = ["TrainingFailure", "train_one", "train_members", "evaluate_members", "resolve_device", "FlatAdam",
+           "EpochHook"]
+
+EpochHook = Callable[[int, PopulationDAN, torch.Tensor], "torch.Tensor | None"]
+"""``at_epoch(epoch, population, frozen) -> stop or None`` of :func:`train_members`."""
 
 
 class TrainingFailure(Exception):
@@ -43,7 +47,7 @@ def _late(config: Any, epoch: int) -> str:
 
 
 def train_one(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, config: Any, seed: int,
-              deadline: float) -> None:
+              deadline: float, epochs: int | None = None, learning_rate: float | None = None) -> None:
     """Train one model in place; raise :class:`TrainingFailure` on a non-finite loss or past ``deadline``.
 
     Parameters
@@ -58,12 +62,17 @@ def train_one(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, config: 
         Seed of the batch order.
     deadline : float
         A ``time.monotonic()`` instant; checked after every step.
+    epochs : int, optional
+        Epochs to train (default ``config.epochs``).
+    learning_rate : float, optional
+        Adam's step size (default ``config.learning_rate``).
     """
     rng = np.random.default_rng(seed)
-    optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    lr = config.learning_rate if learning_rate is None else learning_rate
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=config.weight_decay)
     n = len(x)
     model.train()
-    for epoch in range(config.epochs):
+    for epoch in range(config.epochs if epochs is None else epochs):
         order = torch.from_numpy(rng.permutation(n))
         for start in range(0, n, config.batch_size):
             index = order[start: start + config.batch_size]
@@ -196,7 +205,9 @@ class _Freezer:
 
 
 def train_members(models: Sequence[torch.nn.Module], seeds: Sequence[int], x: torch.Tensor, y: torch.Tensor,
-                  config: Any, *, deadline: float, device: torch.device | str | None = None) -> list[str | None]:
+                  config: Any, *, deadline: float, device: torch.device | str | None = None,
+                  epochs: Sequence[int] | None = None, learning_rate: float | None = None,
+                  at_epoch: EpochHook | None = None) -> list[str | None]:
     """Train ``K`` models at once, in place, each exactly as :func:`train_one` would; return each one's failure.
 
     Parameters
@@ -214,6 +225,15 @@ def train_members(models: Sequence[torch.nn.Module], seeds: Sequence[int], x: to
         A ``time.monotonic()`` instant for the whole batch; past it every member still training fails.
     device : torch.device or str, optional
         Where to train (the data and the population move there); default: ``x``'s device.
+    epochs : sequence of int, optional
+        Each member's epochs (default ``config.epochs`` for all); a member whose epochs are done keeps its
+        parameters while the others go on, as if it had trained alone.
+    learning_rate : float, optional
+        Adam's step size for every member (default ``config.learning_rate``).
+    at_epoch : callable, optional
+        ``at_epoch(epoch, population, frozen)`` before every epoch: a ``(K,)`` bool tensor of members to stop
+        there (they keep their parameters, as finished ones do), or ``None``; successive halving
+        (:mod:`deepstruct.evo.halving`) stops the worse members of a batch this way.
 
     Returns
     -------
@@ -233,12 +253,23 @@ def train_members(models: Sequence[torch.nn.Module], seeds: Sequence[int], x: to
     k, n = len(models), len(x)
     rngs = [np.random.default_rng(int(s)) for s in seeds]
     flat = population.flat
-    optimiser = FlatAdam(flat, lr=config.learning_rate)
+    optimiser = FlatAdam(flat, lr=config.learning_rate if learning_rate is None else learning_rate)
     freezer = _Freezer(flat)
     reasons: list[str | None] = [None] * k
+    schedule = torch.tensor([config.epochs] * k if epochs is None else list(epochs))
+    if len(schedule) != k:
+        raise ValueError(f"train_members needs one epoch count per model: {k} models, {len(schedule)} counts")
     population.train()
     done = False
-    for epoch in range(config.epochs):
+    for epoch in range(int(schedule.max())):
+        finished = (schedule == epoch) & ~freezer.frozen
+        stop = at_epoch(epoch, population, freezer.frozen | finished) if at_epoch is not None else None
+        if stop is not None:
+            finished |= stop.cpu() & ~freezer.frozen
+        if bool(finished.any()):  # these members are trained: they keep their parameters from here on
+            freezer.freeze(finished)
+            if bool(freezer.frozen.all()):
+                break
         order = torch.from_numpy(np.stack([rng.permutation(n) for rng in rngs])).to(target)
         for start in range(0, n, config.batch_size):
             index = order[:, start: start + config.batch_size].reshape(-1)
@@ -268,7 +299,7 @@ def train_members(models: Sequence[torch.nn.Module], seeds: Sequence[int], x: to
                 freezer.restore()
             if time.monotonic() > deadline:
                 for i in range(k):
-                    if reasons[i] is None:
+                    if reasons[i] is None and not bool(freezer.frozen[i]):  # frozen: trained, or failed
                         reasons[i] = _late(config, epoch)
                 done = True
                 break

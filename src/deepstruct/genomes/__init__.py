@@ -17,6 +17,7 @@ from deepstruct.genomes.initialisers import (
     INITIALISERS,
     init_barabasi_albert,
     init_erdos_renyi,
+    init_local,
     init_newman_watts_strogatz,
     init_random_layered,
     init_watts_strogatz,
@@ -30,7 +31,7 @@ __all__ = [
     "Genome", "GenomeError", "GenomeLimits", "SCHEMA_VERSION", "canonical_hash",
     "to_json", "from_json", "save_json", "load_json", "save_graphml", "load_graphml",
     "INITIALISERS", "initialise", "init_watts_strogatz", "init_newman_watts_strogatz", "init_erdos_renyi",
-    "init_barabasi_albert", "init_random_layered", "InnovationRegistry", "member_shape",
+    "init_barabasi_albert", "init_random_layered", "init_local", "InnovationRegistry", "member_shape",
 ]
 
 

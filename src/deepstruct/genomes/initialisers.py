@@ -28,7 +28,7 @@ from deepstruct.genomes.innovation import InnovationRegistry
 from deepstruct.graph import orient
 
 __all__ = ["init_watts_strogatz", "init_newman_watts_strogatz", "init_erdos_renyi", "init_barabasi_albert",
-           "init_random_layered", "INITIALISERS", "Initialiser", "initialise", "layer_sizes"]
+           "init_random_layered", "init_local", "INITIALISERS", "Initialiser", "initialise", "layer_sizes"]
 
 Initialiser = Callable[..., Genome]
 
@@ -133,13 +133,14 @@ def layer_sizes(num_vertices: int, num_layers: int, rng: np.random.Generator) ->
 
 def init_random_layered(num_inputs: int, num_outputs: int, num_vertices: int, *, rng: np.random.Generator,
                         num_layers: int | None = None, p: float = 0.5, limits: GenomeLimits | None = None,
-                        registry: InnovationRegistry | None = None) -> Genome:
+                        registry: InnovationRegistry | None = None, sizes: list[int] | None = None) -> Genome:
     """A random layered DAG: edges only between consecutive layers, each with probability ``p``.
 
     Every vertex after the first layer gets at least one predecessor in the layer before, and every vertex
     before the last layer at least one successor in the layer after, so the genome's longest-path layering is
     exactly these layers and it decodes to a :class:`~deepstruct.sparse.MaskedDeepFFN` (``kind="ffn"``).
-    ``num_layers`` defaults to about ``sqrt(num_vertices)``.
+    ``num_layers`` defaults to about ``sqrt(num_vertices)``; ``sizes`` (summing to ``num_vertices``) fixes
+    the layer sizes instead.
 
     Examples
     --------
@@ -153,7 +154,10 @@ def init_random_layered(num_inputs: int, num_outputs: int, num_vertices: int, *,
         raise GenomeError(f"p must be a probability in [0, 1], got {p!r}")
     if num_layers is None:
         num_layers = max(1, round(num_vertices ** 0.5))
-    sizes = layer_sizes(num_vertices, num_layers, rng)
+    if sizes is None:
+        sizes = layer_sizes(num_vertices, num_layers, rng)
+    elif sum(sizes) != num_vertices or min(sizes) < 1:
+        raise GenomeError(f"sizes {sizes} must be positive and sum to num_vertices={num_vertices}")
     starts = np.cumsum([0, *sizes])
     sources: list[np.ndarray] = []
     targets: list[np.ndarray] = []
@@ -175,12 +179,65 @@ def init_random_layered(num_inputs: int, num_outputs: int, num_vertices: int, *,
     return _finish(genome, registry)
 
 
+def _windows(num_inputs: int, count: int, width: int, rng: np.random.Generator) -> np.ndarray:
+    """``count`` window starts tiling ``0 .. num_inputs - width`` evenly, each jittered by up to a third of
+    the spacing."""
+    span = num_inputs - width
+    if count == 1 or span == 0:
+        return rng.integers(0, span + 1, size=count)
+    centres = np.linspace(0, span, count)
+    jitter = rng.uniform(-1, 1, size=count) * max(span / (count - 1) / 3, 0.5)
+    return np.clip(np.rint(centres + jitter), 0, span).astype(np.int64)
+
+
+def init_local(num_inputs: int, num_outputs: int, num_vertices: int, *, rng: np.random.Generator,
+               num_layers: int = 2, width: tuple[int, int] | int = (3, 12), first: tuple[float, float] = (0.5, 0.8),
+               p: float = 1.0, limits: GenomeLimits | None = None,
+               registry: InnovationRegistry | None = None) -> Genome:
+    """A layered DAG whose first layer is locally connected: each of its vertices reads a window of adjacent
+    inputs; the layers after it are joined as in :func:`init_random_layered`.
+
+    For ordered inputs (a signal, an image's pixels row after row) a vertex that reads a window is a filter of a
+    convolution without weight sharing (locally connected layers). The window width is drawn once per genome,
+    uniformly from ``width`` (an int fixes it), and the windows tile the inputs evenly with a little jitter. The
+    first layer holds a fraction of the vertices drawn uniformly from ``first``; the others are split evenly
+    over ``num_layers - 1`` more layers, consecutive layers joined with edge probability ``p`` (every vertex
+    keeps a predecessor and a successor). The last layer feeds every output.
+
+    Examples
+    --------
+    >>> g = init_local(40, 10, 30, rng=np.random.default_rng(0), width=5)
+    >>> spans = {max(inputs) - min(inputs) + 1 for inputs in g.input_edges.values()}
+    >>> spans, len(g.input_edges) + len(g.output_edges) <= 30
+    ({5}, True)
+    """
+    limits = limits or GenomeLimits()
+    _check_arguments(num_vertices, limits, rng)
+    low, high = (width, width) if isinstance(width, int) else width
+    if not 1 <= low <= high:
+        raise GenomeError(f"width must be an int >= 1 or a range (low, high) with 1 <= low <= high, got {width!r}")
+    if not (0.0 < first[0] <= first[1] <= 1.0) or not 0.0 <= p <= 1.0:
+        raise GenomeError(f"first must be a range of fractions in (0, 1] and p a probability; got {first!r}, {p!r}")
+    w = min(int(rng.integers(low, high + 1)), num_inputs)
+    layers = max(1, min(num_layers, num_vertices))
+    n_first = num_vertices if layers == 1 else min(num_vertices - layers + 1,
+                                                   max(1, round(num_vertices * rng.uniform(*first))))
+    rest = layer_sizes(num_vertices - n_first, layers - 1, rng) if layers > 1 else []
+    sizes = [n_first, *rest]
+    genome = init_random_layered(num_inputs, num_outputs, num_vertices, rng=rng, num_layers=len(sizes), p=p,
+                                 limits=limits, sizes=sizes)
+    starts = _windows(num_inputs, n_first, w, rng)
+    genome.input_edges = {v: {int(i): {} for i in range(s, s + w)} for v, s in enumerate(starts.tolist())}
+    return _finish(genome, registry)
+
+
 INITIALISERS: dict[str, Initialiser] = {
     "watts_strogatz": init_watts_strogatz,
     "newman_watts_strogatz": init_newman_watts_strogatz,
     "erdos_renyi": init_erdos_renyi,
     "barabasi_albert": init_barabasi_albert,
     "random_layered": init_random_layered,
+    "local": init_local,
 }
 """Initialisers by name; every one is called ``INITIALISERS[name](num_inputs, num_outputs, num_vertices, *, rng,
 registry=None, **params)``. Aliases: ``ws``, ``nws``, ``er``, ``ba``, ``layered``."""

@@ -27,7 +27,7 @@ __all__ = ["InnovationRegistry", "Event"]
 Event = tuple[Hashable, ...]
 """A structural event: a kind (str) and ints, e.g. ``("split", u, v)``, ``("duplicate", v)``, ``("init", k)``."""
 
-_KINDS = frozenset({"split", "duplicate", "init", "free"})
+_KINDS = frozenset({"split", "duplicate", "init", "free", "local"})
 
 
 class InnovationRegistry:

@@ -18,6 +18,8 @@ from deepstruct.operators.interface import (
     mut_remove_input_edge,
     mut_remove_output_edge,
 )
+from deepstruct.operators.locality import mut_add_local_unit, mut_input_window
+from deepstruct.operators.morphism import zero_new_edges
 from deepstruct.operators.mutation import (
     MUTATIONS,
     mut_add_edge,
@@ -46,6 +48,7 @@ __all__ = [
     "mut_add_edge", "mut_remove_edge", "mut_add_vertex", "mut_remove_vertex", "mut_rewire_edge",
     "mut_change_attribute", "mut_prune_weights", "mut_duplicate_vertex", "mut_any", "MUTATIONS",
     "mut_add_input_edge", "mut_remove_input_edge", "mut_add_output_edge", "mut_remove_output_edge",
+    "mut_input_window", "mut_add_local_unit", "zero_new_edges",
     "cx_aligned", "cx_subgraph", "OPERATORS", "MUTATION_OPERATORS", "CROSSOVER_OPERATORS",
     "repair", "break_cycles", "enforce_limits", "ensure_nonempty", "fix_next_id", "drop_invalid_ids",
     "drop_invalid_attributes", "drop_invalid_interface", "connect_dangling", "remove_dangling",

@@ -12,7 +12,7 @@ Examples
 >>> OPERATORS["cx_aligned"].__name__
 'cx_aligned'
 >>> len(MUTATION_OPERATORS), len(CROSSOVER_OPERATORS)
-(13, 2)
+(15, 2)
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from deepstruct.operators.interface import (
     mut_remove_input_edge,
     mut_remove_output_edge,
 )
+from deepstruct.operators.locality import mut_add_local_unit, mut_input_window
 from deepstruct.operators.mutation import (
     mut_add_edge,
     mut_add_vertex,
@@ -43,7 +44,7 @@ __all__ = ["MUTATION_OPERATORS", "CROSSOVER_OPERATORS", "OPERATORS"]
 MUTATION_OPERATORS: dict[str, Callable[..., Any]] = {op.__name__: op for op in (
     mut_add_edge, mut_remove_edge, mut_add_vertex, mut_remove_vertex, mut_rewire_edge, mut_change_attribute,
     mut_prune_weights, mut_duplicate_vertex, mut_any, mut_add_input_edge, mut_remove_input_edge,
-    mut_add_output_edge, mut_remove_output_edge,
+    mut_add_output_edge, mut_remove_output_edge, mut_input_window, mut_add_local_unit,
 )}
 """The mutations, ``mut_x(genome, *, rng, ...) -> (genome,)``, by name."""
 CROSSOVER_OPERATORS: dict[str, Callable[..., Any]] = {op.__name__: op for op in (cx_aligned, cx_subgraph)}

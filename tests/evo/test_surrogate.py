@@ -1,0 +1,66 @@
+"""The surrogate: structural descriptors, held-out R^2, and screening that keeps a run reproducible."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from deepstruct.evo.run import EvolutionRun
+from deepstruct.evo.surrogate import DESCRIPTORS, Surrogate, descriptors, held_out_r2
+from deepstruct.genomes import Genome, init_local
+from tests.evo.conftest import tiny_config
+
+
+def test_descriptors_count_the_structure() -> None:
+    g = Genome(10, 3, edges=[(0, 2), (1, 2)], input_edges=[(0, 0), (1, 0), (2, 0), (5, 1)],
+               output_edges=[(2, 0), (2, 1)], direct_edges=[(9, 2)])
+    named = dict(zip(DESCRIPTORS, descriptors(g).tolist(), strict=True))
+    assert named["vertices"] == 3 and named["hidden_edges"] == 2 and named["input_edges"] == 4
+    assert named["output_edges"] == 2 and named["direct_edges"] == 1 and named["depth"] == 2
+    assert named["max_width"] == 2 and named["inputs_read"] == 4 and named["mean_input_span"] == 2.0
+
+
+def test_the_surrogate_explains_a_structural_fitness_and_not_noise() -> None:
+    rng = np.random.default_rng(0)
+    genomes = [init_local(20, 3, int(rng.integers(4, 40)), rng=rng) for _ in range(120)]
+    structural = [0.4 + 0.005 * g.num_vertices + 0.01 * len(g.input_edges[min(g.input_edges)]) for g in genomes]
+    assert held_out_r2(genomes, structural, seed=0) > 0.8
+    assert held_out_r2(genomes, rng.random(len(genomes)).tolist(), seed=0) < 0.3
+    model = Surrogate(seed=1).fit(genomes, structural)
+    ranked = model.predict(genomes)
+    assert np.corrcoef(ranked, structural)[0, 1] > 0.9
+    with pytest.raises(ValueError, match="two or more"):
+        Surrogate().fit(genomes[:1], structural[:1])
+
+
+class _Crash(RuntimeError):
+    pass
+
+
+def test_a_screened_run_is_reproducible_and_resumes_exactly(tmp_path: Path) -> None:
+    config = tiny_config(**{"algorithm.screen": 4, "algorithm.population": 8, "algorithm.generations": 4})
+    whole = EvolutionRun(config, tmp_path / "whole").run(report=False)
+    assert whole.surrogate is not None and whole.surrogate.surrogate is not None  # it did screen
+    crashing = EvolutionRun(config, tmp_path / "crashed")
+
+    def crash(run: EvolutionRun) -> None:
+        if run.generation == 3:
+            raise _Crash
+
+    crashing.on_generation = crash
+    with pytest.raises(_Crash):
+        crashing.run(report=False)
+    EvolutionRun.resume(tmp_path / "crashed").run(report=False)
+
+    def final(name: str) -> dict:
+        data = json.loads((tmp_path / name / "checkpoint.json").read_text())
+        return {k: v for k, v in data.items() if k not in ("config", "seconds", "checksum")}
+
+    assert final("crashed") == final("whole")
+    unscreened = EvolutionRun(tiny_config(**{"algorithm.population": 8, "algorithm.generations": 4}),
+                              tmp_path / "plain").run(report=False)
+    assert final("plain")["strategy"] != final("whole")["strategy"]  # screening chose other children
+    assert unscreened.surrogate is None
