@@ -38,13 +38,8 @@ OBJECTIVES: dict[str, float] = {
 ALGORITHMS = ("ga", "mu_plus_lambda", "nsga2", "aging", "random")
 MODES = ("lamarckian", "baldwinian", "none")
 EVALUATORS = ("serial", "ray")
-# The configuration is read by a bare interpreter (the standard library only: tests/test_python310.py), so the two
-# registries of lower packages that it names are spelled out here; tests/test_registries.py holds them equal to
-# their owners.
-#: The phenotypes a run trains: :data:`deepstruct.genomes.vocabulary.PHENOTYPE_KINDS` but the convolutional cells.
-PHENOTYPES = ("dan", "ffn", "auto")
-#: :data:`deepstruct.pruning.SCOPES`.
-PRUNE_SCOPES = ("layer", "global")
+PHENOTYPES = ("dan", "ffn", "auto")  # = genomes.vocabulary.PHENOTYPE_KINDS minus "cell" (tests/test_registries.py)
+PRUNE_SCOPES = ("layer", "global")  # = pruning.SCOPES (spelled out: this module imports the standard library only)
 PRUNE_LAYERS = ("all", "hidden")
 DEVICES = ("auto", "cpu", "cuda")
 
