@@ -9,7 +9,8 @@ import pytest
 PACKAGES = ["graph", "sparse", "pruning", "transform", "genomes", "operators", "evo"]
 MODULES = [name for package in PACKAGES for name in [f"deepstruct.{package}", *(
     info.name for info in pkgutil.walk_packages(importlib.import_module(f"deepstruct.{package}").__path__,
-                                                f"deepstruct.{package}."))]] + ["deepstruct.batch_plan"]
+                                                f"deepstruct.{package}."))]]
+MODULES += ["deepstruct.batch_plan", "deepstruct._validation"]
 
 
 @pytest.mark.parametrize("name", MODULES)

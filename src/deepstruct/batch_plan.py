@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from deepstruct._validation import check_int
+
 __all__ = ["MemberShape", "Layout", "padded_weights", "plan_batches", "INPUT_BLOCK", "MAX_DEPTH_PADDING", "ROW_GRANULE"]
 
 INPUT_BLOCK = -1  # the block id of the model inputs; hidden layer j is block j
@@ -216,8 +218,7 @@ def plan_batches(members: Sequence[Any], max_members: int, max_padded_weights: i
     """
     for name, value in (("max_members", max_members), ("max_padded_weights", max_padded_weights),
                         ("repeats", repeats)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+        check_int(name, value)
     shapes = [m if isinstance(m, MemberShape) else MemberShape.of(m) for m in members]
     order = sorted(range(len(shapes)), key=lambda i: (shapes[i].num_inputs, shapes[i].num_outputs,
                                                       shapes[i].num_layers, shapes[i].weights, shapes[i].widths, i))

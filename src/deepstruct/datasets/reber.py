@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from deepstruct._validation import check_int, is_int
+
 __all__ = ["SYMBOLS", "ReberData", "reber_string", "embedded_reber_string", "is_reber", "is_embedded_reber",
            "corrupt", "reber_dataset"]
 
@@ -32,7 +34,7 @@ _NEXT: dict[int, tuple[tuple[str, int], tuple[str, int]]] = {
 def _rng(rng: np.random.Generator | int) -> np.random.Generator:
     if isinstance(rng, np.random.Generator):
         return rng
-    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+    if is_int(rng) or isinstance(rng, np.integer):
         return np.random.default_rng(int(rng))
     raise ValueError(f"rng must be a numpy Generator or an integer seed, got {type(rng).__name__}")
 
@@ -139,8 +141,7 @@ def reber_dataset(n: int, rng: np.random.Generator | int, *, embedded: bool = Tr
     >>> data.inputs.shape[0], data.labels.tolist().count(1), all(len(s) <= 20 for s in data.strings)
     (6, 3, True)
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-        raise ValueError(f"n must be an integer >= 2, got {n!r}")
+    check_int("n", n, low=2)
     shortest = 9 if embedded else 5
     if max_length is not None and max_length < shortest:
         raise ValueError(f"max_length must be at least {shortest} (the shortest string), got {max_length!r}")

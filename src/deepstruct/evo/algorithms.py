@@ -22,6 +22,7 @@ them back with fitnesses and updates the population. DEAP supplies ``selBest``, 
 from __future__ import annotations
 
 import copy
+import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from functools import cache
@@ -30,8 +31,9 @@ from typing import Any
 import numpy as np
 from deap import base, tools
 
-from deepstruct.evo.config import OBJECTIVES, AlgorithmConfig
+from deepstruct.evo.config import OBJECTIVES, AlgorithmConfig, ConfigError
 from deepstruct.genomes import Genome, GenomeLimits
+from deepstruct.operators import OPERATORS
 from deepstruct.operators.morphism import zero_new_edges
 
 __all__ = ["Individual", "fitness_class", "Variation", "Strategy", "GenerationalGA", "MuPlusLambda", "NSGA2",
@@ -102,13 +104,9 @@ class Individual:
         return ind
 
 
-#: The operators a configuration may name (``algorithm.mutations``, ``algorithm.crossover``): a fixed table.
-OPERATOR_NAMES = (
-    "mut_add_edge", "mut_remove_edge", "mut_add_vertex", "mut_remove_vertex", "mut_rewire_edge",
-    "mut_change_attribute", "mut_prune_weights", "mut_duplicate_vertex", "mut_any", "mut_add_input_edge",
-    "mut_remove_input_edge", "mut_add_output_edge", "mut_remove_output_edge", "mut_input_window",
-    "mut_add_local_unit", "cx_aligned", "cx_subgraph",
-)
+#: The operators a configuration may name (``algorithm.mutations``, ``algorithm.crossover``): a fixed table,
+#: :data:`deepstruct.operators.OPERATORS`.
+OPERATOR_NAMES = tuple(OPERATORS)
 
 
 class Variation:
@@ -121,11 +119,7 @@ class Variation:
     """
 
     def __init__(self, config: AlgorithmConfig, registry: Any = None) -> None:
-        import inspect
-
-        import deepstruct.operators as operators
-
-        table = {name: getattr(operators, name) for name in OPERATOR_NAMES}
+        table = OPERATORS
 
         def find(name: str) -> Any:  # a name read from a config file is only ever looked up in the fixed table
             return table.get(name)
@@ -133,8 +127,6 @@ class Variation:
         self.names = list(config.mutations)
         missing = [name for name in [*self.names, config.crossover] if find(name) is None]
         if missing:
-            from deepstruct.evo.config import ConfigError
-
             raise ConfigError(f"algorithm.mutations/crossover: deepstruct.operators has no {', '.join(missing)}")
         self.registry = registry
         self.mutations = [find(name) for name in self.names]

@@ -7,6 +7,8 @@ import math
 import reprlib
 from typing import Any
 
+from deepstruct._validation import is_int, is_number
+
 __all__ = ["ConfigError", "MAX_INT", "MAX_DEPTH", "MAX_CONFIG_BYTES", "short_repr", "check_int", "check_float",
            "check_choice", "check_plain", "check_name"]
 
@@ -33,7 +35,7 @@ class ConfigError(ValueError):
 
 def check_int(where: str, value: Any, low: int = 1) -> None:
     """An int (not a bool) in ``[low, MAX_INT]``."""
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= MAX_INT:
+    if not is_int(value) or not low <= value <= MAX_INT:
         raise ConfigError(f"{where} must be an int in [{low}, 2**63 - 1], got {short_repr(value)}")
 
 
@@ -53,7 +55,7 @@ def check_plain(where: str, value: Any, depth: int = 0) -> None:
     elif isinstance(value, float):
         if not math.isfinite(value):
             raise ConfigError(f"{where} must be a finite number, got {short_repr(value)}")
-    elif isinstance(value, int) and not isinstance(value, bool):
+    elif is_int(value):
         if not -MAX_INT - 1 <= value <= MAX_INT:
             raise ConfigError(f"{where} must be an int64, got {short_repr(value)}")
     elif not isinstance(value, (str, bool)):
@@ -69,7 +71,7 @@ def check_name(where: str, value: Any, prefix: str = "") -> None:
 
 def check_float(where: str, value: Any, low: float, high: float = math.inf, *, open_low: bool = False) -> None:
     """A finite number (not a bool) in ``[low, high]`` (``(low, high]`` with ``open_low``)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if not is_number(value) or not math.isfinite(value):
         raise ConfigError(f"{where} must be a finite number, got {short_repr(value)}")
     if value < low or value > high or (open_low and value == low):
         bound = f"({low}, {high}]" if open_low else f"[{low}, {high}]"

@@ -38,8 +38,8 @@ OBJECTIVES: dict[str, float] = {
 ALGORITHMS = ("ga", "mu_plus_lambda", "nsga2", "aging", "random")
 MODES = ("lamarckian", "baldwinian", "none")
 EVALUATORS = ("serial", "ray")
-PHENOTYPES = ("dan", "ffn", "auto")
-PRUNE_SCOPES = ("layer", "global")
+PHENOTYPES = ("dan", "ffn", "auto")  # = genomes.vocabulary.PHENOTYPE_KINDS minus "cell" (tests/test_registries.py)
+PRUNE_SCOPES = ("layer", "global")  # = pruning.SCOPES (spelled out: this module imports the standard library only)
 PRUNE_LAYERS = ("all", "hidden")
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -98,7 +98,7 @@ class GenomeConfig:
     def limits(self) -> Any:
         """The :class:`deepstruct.genomes.GenomeLimits` of the run (the one source of limits for loaders and
         workers)."""
-        from deepstruct.genomes import GenomeLimits
+        from deepstruct.genomes import GenomeLimits  # not at the top: the configuration needs no networkx
 
         return GenomeLimits(max_vertices=self.max_vertices, max_edges=self.max_edges)
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from deepstruct.evo.config import ConfigError
 from deepstruct.evo.fitness import evaluate_requests
 from deepstruct.evo.protocol import EvaluationRequest, EvaluationResult
 
@@ -134,8 +135,6 @@ def gpus_for_tasks(share: float, cluster_gpus: float, required: bool) -> float:
     """
     if share > 0 and cluster_gpus <= 0:
         if required:
-            from deepstruct.evo.config import ConfigError
-
             raise ConfigError("training.device = 'cuda' but the Ray cluster has no GPU")
         return 0.0
     return share

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from deepstruct.evo.config import ConfigError
+from deepstruct.evo.report import MODEL_FORMAT
+from deepstruct.genomes import Genome, save_json
 
 __all__ = ["extract_model_file", "phenotype_graph"]
 
@@ -86,8 +88,6 @@ def extract_model_file(model_file: str | Path, out: str | Path | None = None) ->
     import networkx as nx
     import torch
 
-    from deepstruct.evo.report import MODEL_FORMAT
-    from deepstruct.genomes import Genome, save_json
     from deepstruct.genomes.phenotype import decode, encode
 
     path = Path(model_file)

@@ -84,13 +84,10 @@ def _accuracy_and_loss(model: Any, x: Any, y: Any) -> tuple[float, float]:
 
 
 def _count(model: Any) -> dict[str, float]:
-    from deepstruct.sparse import maskable_layers
-
-    layers = maskable_layers(model)
-    params = sum(int(layer.mask.sum()) for layer in layers)
-    params += sum(layer.bias.numel() for layer in layers if layer.bias is not None)
-    hidden = list(model.layers[1:])
-    return {"params": float(params), "edges": float(sum(int(layer.mask.sum()) for layer in hidden)),
+    matrices = model.connections()  # the phenotype's mask reader; the output matrix is the last
+    params = sum(m.count for m in matrices)
+    params += sum(m.layer.bias.numel() for m in matrices if m.layer.bias is not None)
+    return {"params": float(params), "edges": float(sum(m.count for m in matrices[1:-1])),
             "depth": float(len(model.layers)), "vertices": float(sum(layer.out_features for layer in model.layers)),
             "density": float(model.density())}
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from deepstruct._validation import is_number
 from deepstruct.batch_plan import MemberShape
 from deepstruct.evo.config import OBJECTIVES, ConfigError, TrainingConfig
 from deepstruct.genomes import Genome, GenomeLimits, canonical_hash
@@ -172,7 +173,7 @@ class EvaluationResult:
         """Read :meth:`to_dict` output back (also the result records of version-1 journals, without ``key``)."""
         if not isinstance(data, dict) or not isinstance(data.get("values"), list):
             raise ValueError(f"not an evaluation result: {str(data)[:80]!r}")
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in data["values"]):
+        if not all(is_number(v) for v in data["values"]):
             raise ValueError(f"evaluation result {key}: values must be numbers, got {str(data['values'])[:80]}")
         stats = data.get("stats") or {}
         if not isinstance(stats, dict):

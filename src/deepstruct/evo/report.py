@@ -12,7 +12,11 @@ from typing import Any
 
 from deepstruct.evo import persistence as files
 from deepstruct.evo.config import ConfigError, RunConfig
+from deepstruct.evo.fitness import decode_member, train_genome
+from deepstruct.evo.protocol import individual_seed
 from deepstruct.evo.store import validate_checkpoint
+from deepstruct.evo.tasks import load_task
+from deepstruct.genomes import Genome, save_graphml, save_json
 
 __all__ = ["write_report", "summary_lines", "MODEL_FORMAT"]
 
@@ -47,8 +51,6 @@ def _ranked(data: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _save_best(run_dir: Path, data: dict[str, Any]) -> list[Path]:
-    from deepstruct.genomes import Genome, save_graphml, save_json
-
     best_dir = run_dir / "best"
     best_dir.mkdir(exist_ok=True)
     written = []
@@ -72,11 +74,6 @@ def _save_model(run_dir: Path, data: dict[str, Any], task: Any = None, allow_imp
     import json
 
     import torch
-
-    from deepstruct.evo.fitness import decode_member, train_genome
-    from deepstruct.evo.protocol import individual_seed
-    from deepstruct.evo.tasks import load_task
-    from deepstruct.genomes import Genome
 
     best = _ranked(data)[0]
     if best.get("reason") is not None or best.get("key") is None:
@@ -143,7 +140,6 @@ def _plots(run_dir: Path, data: dict[str, Any]) -> None:
 def _draw_best(run_dir: Path, data: dict[str, Any], plt: Any) -> None:
     import networkx as nx
 
-    from deepstruct.genomes import Genome
     genome = Genome.from_dict(_ranked(data)[0]["genome"])
     g = nx.DiGraph(genome.graph.edges)
     g.add_nodes_from(genome.graph.nodes)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from deap import tools
 
+from deepstruct._validation import is_int
 from deepstruct.evo import persistence as files
 from deepstruct.evo.algorithms import Individual, Strategy, make_hall_of_fame, restore_hall_of_fame
 from deepstruct.evo.config import ConfigError, RunConfig
@@ -34,10 +35,6 @@ _FIELDS: dict[str, type | tuple[type, ...]] = {
     "generation": int, "finished": bool, "evaluations": int, "config": dict, "rng": dict, "strategy": dict,
     "hall_of_fame": list, "logbook": list, "objectives": list,
 }
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def validate_checkpoint(data: Any, where: Path | str) -> dict[str, Any]:
@@ -67,7 +64,7 @@ def validate_checkpoint(data: Any, where: Path | str) -> dict[str, Any]:
         raise ConfigError(f"{where}: generation {data['generation']} does not match its logbook of {len(logbook)} "
                           "lines (one per generation, numbered from 0)")
     position = data.get("journal_position", 0)
-    if not _is_int(position) or position < 0:
+    if not is_int(position) or position < 0:
         raise ConfigError(f"{where}: field 'journal_position' must be an int >= 0, got {position!r:.60}")
     population = data["strategy"].get("population")
     if not isinstance(population, list) or not all(isinstance(p, dict) for p in population):

@@ -22,10 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from deepstruct._validation import is_int
 from deepstruct.evo import persistence as files
 from deepstruct.evo.config import ConfigError, RunConfig, config_to_toml
 from deepstruct.evo.protocol import EvaluationRequest, EvaluationResult, genome_key
 from deepstruct.evo.state import CHECKPOINT_SCHEMA, CHECKPOINT_VERSION, validate_checkpoint
+from deepstruct.genomes import Genome, GenomeError
 
 __all__ = ["RunStore", "CachedResult", "CHECKPOINT_SCHEMA", "CHECKPOINT_VERSION", "validate_checkpoint"]
 
@@ -40,8 +42,6 @@ class CachedResult:
     generation: int
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 class RunStore:
@@ -133,7 +133,7 @@ class RunStore:
                     raise ValueError(f"unknown field {sorted(unknown)[0][:40]!r}")
                 if kind == "result":
                     key, gen, data = record["key"], record["gen"], record["result"]
-                    if not isinstance(key, str) or not _is_int(gen) or gen < 0:
+                    if not isinstance(key, str) or not is_int(gen) or gen < 0:
                         raise TypeError("'key' must be a string and 'gen' an int >= 0")
                     if isinstance(data, dict) and data.get("key", key) != key:
                         raise ValueError(f"the result's key {str(data['key'])[:40]!r} is not the line's {key!r}")
@@ -189,8 +189,6 @@ class RunStore:
         to its key (the evaluated genome hashes to it, a re-encoded genome loads)."""
         hit = self.cache[key].result
         if key in self._unchecked:
-            from deepstruct.genomes import Genome, GenomeError
-
             limits = self.config.genome.limits() if self.config is not None else None
             try:
                 if hit.evaluated is not None and genome_key(Genome.from_dict(hit.evaluated, limits=limits)) != key:

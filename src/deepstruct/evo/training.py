@@ -20,6 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from deepstruct.evo.config import DEVICES
 from deepstruct.sparse.population import PopulationDAN
 
 __all__ = ["TrainingFailure", "train_one", "train_members", "evaluate_members", "resolve_device", "FlatAdam",
@@ -87,23 +88,23 @@ def train_one(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, config: 
 
 
 def resolve_device(name: str) -> torch.device:
-    """The device of ``training.device``: ``"auto"`` (CUDA if available, else the CPU), ``"cpu"`` or ``"cuda"``.
+    """The device of ``training.device`` (one of :data:`deepstruct.evo.config.DEVICES`): ``"auto"`` (CUDA if
+    available, else the CPU), ``"cpu"`` or ``"cuda"``.
 
     Examples
     --------
     >>> resolve_device("cpu")
     device(type='cpu')
     """
+    if name not in DEVICES:
+        choices = ", ".join(map(repr, DEVICES[:-1]))
+        raise ValueError(f"training.device must be {choices} or {DEVICES[-1]!r}, got {name!r}")
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cpu":
-        return torch.device("cpu")
-    if name == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError("training.device is 'cuda' but torch finds no CUDA device here "
-                             f"(torch {torch.__version__}); use 'auto' or 'cpu'")
-        return torch.device("cuda")
-    raise ValueError(f"training.device must be 'auto', 'cpu' or 'cuda', got {name!r}")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("training.device is 'cuda' but torch finds no CUDA device here "
+                         f"(torch {torch.__version__}); use 'auto' or 'cpu'")
+    return torch.device(name)
 
 
 def _member_losses(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

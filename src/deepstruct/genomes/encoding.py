@@ -13,6 +13,7 @@ vertices).
 from __future__ import annotations
 
 from collections.abc import Hashable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -20,12 +21,24 @@ import torch
 from torch import nn
 
 from deepstruct.genomes.genome import Genome, GenomeError
-from deepstruct.genomes.phenotype import GenomeInfo
 from deepstruct.sparse import DeepCellDAN, MaskedDeepDAN, MaskedDeepFFN
+from deepstruct.sparse.connections import edges_by_kind
 
-__all__ = ["encode"]
+__all__ = ["encode", "GenomeInfo"]
 
 Pairs = dict[tuple[Any, Any], float]
+
+
+@dataclass
+class GenomeInfo:
+    """What a decoded model remembers of its genome (stored as ``model.genome_info``) so that encoding keeps
+    the ids, ``next_id`` and the vertex attributes that the model itself does not hold."""
+
+    num_inputs: int
+    num_outputs: int
+    next_id: int
+    vertex_attributes: dict[int, dict[str, Any]] = field(default_factory=dict)
+    layer_vertices: list[list[int]] | None = None  # for FFN phenotypes: the vertex of every row
 
 
 class _Network:
@@ -47,53 +60,70 @@ def _pairs(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> Pairs:
     return dict(zip(zip(a.tolist(), b.tolist(), strict=True), w.tolist(), strict=True))
 
 
-def _biases(net: _Network, layers: list[Any], rows: list[list[int]], outputs: Any) -> None:
-    for layer, vs in zip(layers, rows, strict=True):
+def _read_masks(model: MaskedDeepDAN | MaskedDeepFFN, layer_vertices: list[list[Any]]) -> _Network:
+    """The network of a DAN or FFN phenotype (``layer_vertices``: the vertex of every row of every hidden
+    matrix), read through the phenotype's mask reader, with its biases and its values on a zero input."""
+    net = _Network()
+    net.vertices = [v for vs in layer_vertices for v in vs]
+    vertices = np.empty(len(net.vertices), dtype=object)
+    for k, v in enumerate(net.vertices):  # element-wise: a tuple id stays whole
+        vertices[k] = v
+    arrays = edges_by_kind(model.connections(), model.size_input, vertices)
+    net.hidden, net.inputs, net.outputs, net.direct = (_pairs(*arrays[k]) for k in ("hidden", "input", "output",
+                                                                                       "direct"))
+    for layer, vs in zip(model.layers, layer_vertices, strict=True):
         if layer.bias is not None:
             net.biases.update(zip(vs, layer.bias.detach().cpu().tolist(), strict=True))
-    if outputs.bias is not None:
-        net.output_biases = dict(enumerate(outputs.bias.detach().cpu().tolist()))
-
-
-def _read_dan(model: MaskedDeepDAN) -> _Network:
-    net = _Network()
-    net.vertices = [v for vs in model.layer_vertices for v in vs]
-    net.hidden = _pairs(*model.edge_arrays())
-    interface = model.interface_arrays()
-    net.inputs, net.outputs, net.direct = (_pairs(*interface[k]) for k in ("input", "output", "direct"))
-    _biases(net, list(model.layers), model.layer_vertices, model.output)
-    with torch.no_grad():
-        ys = model.layer_outputs(torch.zeros(1, model.size_input, dtype=model.output.weight.dtype,
-                                             device=model.output.weight.device))
-    for vs, y in zip(model.layer_vertices, ys, strict=True):
+    if model.output.bias is not None:
+        net.output_biases = dict(enumerate(model.output.bias.detach().cpu().tolist()))
+    for vs, y in zip(layer_vertices, _values_at_zero(model), strict=True):
         net.at_zero.update(zip(vs, y[0].cpu().tolist(), strict=True))
     return net
 
 
-def _read_ffn(model: MaskedDeepFFN, layer_vertices: list[list[int]]) -> _Network:
-    net = _Network()
-    net.vertices = [v for vs in layer_vertices for v in vs]
-    columns: list[list[Any]] = [list(range(model.size_input)), *layer_vertices]
-    for t, layer in enumerate([*model.layers, model.output]):
-        rows, cols = np.nonzero(layer.mask.detach().cpu().numpy())
-        values = layer.weight.detach().cpu().numpy()[rows, cols].tolist()
-        for r, c, x in zip(rows.tolist(), cols.tolist(), values, strict=True):
-            if t == 0:
-                net.inputs[c, layer_vertices[0][r]] = x
-            elif t == len(model.layers):
-                net.outputs[layer_vertices[-1][c], r] = x
-            else:
-                net.hidden[columns[t][c], layer_vertices[t][r]] = x
-    _biases(net, list(model.layers), layer_vertices, model.output)
+def _values_at_zero(model: MaskedDeepDAN | MaskedDeepFFN) -> list[torch.Tensor]:
+    """Every hidden layer's activations for a zero input (one sample)."""
+    weight = model.output.weight
     with torch.no_grad():
-        h = torch.zeros(1, model.size_input, dtype=model.output.weight.dtype, device=model.output.weight.device)
+        h = torch.zeros(1, model.size_input, dtype=weight.dtype, device=weight.device)
+        if isinstance(model, MaskedDeepDAN):
+            return model.layer_outputs(h)
+        ys = []
         for i, layer in enumerate(model.layers):
             h = layer(h)
             if model.norms is not None:
                 h = model.norms[i](h)
             h = model.activation(h)
-            net.at_zero.update(zip(layer_vertices[i], h[0].cpu().tolist(), strict=True))
+            ys.append(h)
+        return ys
+
+
+def _read_cells(model: DeepCellDAN) -> _Network:
+    """The network of a cell phenotype: its structure with the dense interface (no weights)."""
+    net = _Network()
+    net.vertices = list(model.structure.nodes)
+    net.hidden = dict.fromkeys(model.structure.edges, 0.0)
+    net.inputs = {(i, v): 0.0 for v in net.vertices if model.structure.in_degree(v) == 0
+                  for i in range(model.input_channel_size)}
+    net.outputs = {(v, j): 0.0 for v in net.vertices if model.structure.out_degree(v) == 0
+                   for j in range(model.num_classes)}
     return net
+
+
+def _read(model: nn.Module, info: GenomeInfo | None) -> tuple[_Network, int, int]:
+    """``(network, inputs, outputs)`` of a phenotype of any kind."""
+    if isinstance(model, MaskedDeepDAN):
+        return _read_masks(model, model.layer_vertices), model.size_input, model.size_output
+    if isinstance(model, MaskedDeepFFN):
+        layer_vertices = info.layer_vertices if info is not None and info.layer_vertices is not None else None
+        if layer_vertices is None:
+            ids = iter(range(sum(layer.out_features for layer in model.layers)))
+            layer_vertices = [[next(ids) for _ in range(layer.out_features)] for layer in model.layers]
+        return _read_masks(model, layer_vertices), model.size_input, model.size_output
+    if isinstance(model, DeepCellDAN):
+        return _read_cells(model), model.input_channel_size, model.num_classes
+    raise GenomeError(f"cannot encode a {type(model).__name__}: expected MaskedDeepDAN, MaskedDeepFFN or "
+                      "DeepCellDAN (use deepstruct.transform for other models)")
 
 
 def _reach(adjacency: dict[Hashable, list[Hashable]], start: set[Hashable]) -> set[Hashable]:
@@ -138,31 +168,27 @@ def encode(model: nn.Module, *, num_inputs: int | None = None, include_weights: 
     [0, 1]
     """
     info: GenomeInfo | None = getattr(model, "genome_info", None)
-    if isinstance(model, MaskedDeepDAN):
-        net = _read_dan(model)
-        size_output, size_input = model.size_output, model.size_input
-    elif isinstance(model, MaskedDeepFFN):
-        layer_vertices = info.layer_vertices if info is not None and info.layer_vertices is not None else None
-        if layer_vertices is None:
-            ids = iter(range(sum(layer.out_features for layer in model.layers)))
-            layer_vertices = [[next(ids) for _ in range(layer.out_features)] for layer in model.layers]
-        net = _read_ffn(model, layer_vertices)
-        size_output, size_input = model.size_output, model.size_input
-    elif isinstance(model, DeepCellDAN):
-        net = _Network()
-        net.vertices = list(model.structure.nodes)
-        net.hidden = dict.fromkeys(model.structure.edges, 0.0)
-        net.inputs = {(i, v): 0.0 for v in net.vertices if model.structure.in_degree(v) == 0
-                      for i in range(model.input_channel_size)}
-        net.outputs = {(v, j): 0.0 for v in net.vertices if model.structure.out_degree(v) == 0
-                       for j in range(model.num_classes)}
+    net, size_input, size_output = _read(model, info)
+    if isinstance(model, DeepCellDAN):
         include_weights = False
-        size_output, size_input = model.num_classes, model.input_channel_size
-    else:
-        raise GenomeError(f"cannot encode a {type(model).__name__}: expected MaskedDeepDAN, MaskedDeepFFN or "
-                          "DeepCellDAN (use deepstruct.transform for other models)")
     if num_inputs is not None and num_inputs != size_input:
         raise GenomeError(f"num_inputs={num_inputs!r} but the {type(model).__name__} reads {size_input} inputs")
+    reached, alive = _on_paths(net)
+    biases, output_biases = _folded_biases(net, reached, alive) if include_weights else ({}, {})
+    attributes = ({v: {k: x for k, x in d.items() if k in ("activation", "op")}
+                   for v, d in template.graph.nodes(data=True)} if template is not None
+                  else info.vertex_attributes if info is not None else {})
+    genome = _build(net, alive, size_input, size_output, attributes, biases if include_weights else None,
+                    template.limits if template is not None else None)
+    if include_weights:
+        genome.output_biases.update(output_biases)
+    next_id = template.next_id if template is not None else info.next_id if info is not None else 0
+    genome.next_id = max(next_id, max(alive) + 1)
+    return genome.validate()
+
+
+def _on_paths(net: _Network) -> tuple[set[Hashable], set[Hashable]]:
+    """``(reached, alive)``: the vertices an input reaches, and those of them that reach an output."""
     succ: dict[Hashable, list[Hashable]] = {}
     pred: dict[Hashable, list[Hashable]] = {}
     for u, v in net.hidden:
@@ -172,34 +198,42 @@ def encode(model: nn.Module, *, num_inputs: int | None = None, include_weights: 
     alive = reached & _reach(pred, {v for v, _ in net.outputs})
     if not alive:
         raise GenomeError("no vertex of the model lies on an input-to-output path: nothing to encode")
+    return reached, alive
+
+
+def _folded_biases(net: _Network, reached: set[Hashable],
+                   alive: set[Hashable]) -> tuple[dict[Any, float], dict[int, float]]:
+    """The biases with the constants of the vertices that no input reaches folded into what they feed."""
     biases, output_biases = dict(net.biases), dict(net.output_biases)
-    if include_weights:  # fold the constants of vertices that no input reaches into what they feed
-        folded: set[Any] = set()
-        for (u, v), w in net.hidden.items():
-            if u not in reached and v in alive:
-                biases[v] += w * net.at_zero[u]
-                folded.add(v)
-        for (u, j), w in net.outputs.items():
-            if u not in reached:
-                output_biases[j] += w * net.at_zero[u]
-                folded.add(("output", j))
-        for key in folded:  # float32, as the phenotype stores them: the encoded genome is a fixed point
-            if isinstance(key, tuple):
-                output_biases[key[1]] = float(np.float32(output_biases[key[1]]))
-            else:
-                biases[key] = float(np.float32(biases[key]))
-    attributes = ({v: {k: x for k, x in d.items() if k in ("activation", "op")}
-                   for v, d in template.graph.nodes(data=True)} if template is not None
-                  else info.vertex_attributes if info is not None else {})
+    folded: set[Any] = set()
+    for (u, v), w in net.hidden.items():
+        if u not in reached and v in alive:
+            biases[v] += w * net.at_zero[u]
+            folded.add(v)
+    for (u, j), w in net.outputs.items():
+        if u not in reached:
+            output_biases[j] += w * net.at_zero[u]
+            folded.add(("output", j))
+    for key in folded:  # float32, as the phenotype stores them: the encoded genome is a fixed point
+        if isinstance(key, tuple):
+            output_biases[key[1]] = float(np.float32(output_biases[key[1]]))
+        else:
+            biases[key] = float(np.float32(biases[key]))
+    return biases, output_biases
+
+
+def _build(net: _Network, alive: set[Hashable], size_input: int, size_output: int,
+           attributes: dict[Any, dict[str, Any]], biases: dict[Any, float] | None, limits: Any) -> Genome:
+    """The genome of the vertices in ``alive`` and the edges between them (with weights and vertex biases when
+    ``biases`` is given)."""
 
     def data(w: float) -> dict[str, float]:
-        return {"weight": w} if include_weights else {}
+        return {"weight": w} if biases is not None else {}
 
-    genome = Genome(size_input, size_output, limits=template.limits if template is not None else None,
-                    input_edges=(), output_edges=())
+    genome = Genome(size_input, size_output, limits=limits, input_edges=(), output_edges=())
     for v in net.vertices:
         if v in alive:
-            genome.graph.add_node(v, **attributes.get(v, {}), **({"bias": biases[v]} if include_weights else {}))
+            genome.graph.add_node(v, **attributes.get(v, {}), **({"bias": biases[v]} if biases is not None else {}))
     for (u, v), w in net.hidden.items():
         if u in alive and v in alive:
             genome.graph.add_edge(u, v, **data(w))
@@ -211,8 +245,4 @@ def encode(model: nn.Module, *, num_inputs: int | None = None, include_weights: 
             genome.add_output_edge(v, j, **data(w))
     for (i, j), w in net.direct.items():
         genome.add_direct_edge(i, j, **data(w))
-    if include_weights:
-        genome.output_biases.update(output_biases)
-    next_id = template.next_id if template is not None else info.next_id if info is not None else 0
-    genome.next_id = max(next_id, max(alive) + 1)
-    return genome.validate()
+    return genome

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import copy
-import math
-import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import networkx as nx
 
+from deepstruct._validation import check_int, is_int
 from deepstruct.genomes.interface import (
     Interface,
     InterfaceMixin,
@@ -20,25 +18,21 @@ from deepstruct.genomes.interface import (
     dense_interface,
     interface_from_dict,
     interface_problem,
-    interface_to_dict,
     normalised,
+)
+from deepstruct.genomes.limits import GenomeError, GenomeLimits
+from deepstruct.genomes.schema import SCHEMA_VERSION, genome_to_dict, read_graph
+from deepstruct.genomes.vocabulary import (
+    ACTIVATION_NAMES,
+    EDGE_ATTRIBUTES,
+    OPERATION_NAMES,
+    VERTEX_ATTRIBUTES,
+    attribute_problem,
 )
 from deepstruct.graph.layering import compute_layers, find_cycle_message
 
 __all__ = ["Genome", "GenomeLimits", "GenomeError", "SCHEMA_VERSION", "ACTIVATION_NAMES", "OPERATION_NAMES",
-           "copy_graph", "attribute_problem"]
-
-SCHEMA_VERSION = 2
-"""The version of genome files this deepstruct writes; it reads versions 1 and 2 (version 1, without an
-explicit interface, is migrated on read to the dense interface: every source reads every input, every sink
-feeds every output)."""
-VERTEX_ATTRIBUTES = ("activation", "op", "bias")
-EDGE_ATTRIBUTES = ("weight",)
-ACTIVATION_NAMES = ("relu", "tanh", "sigmoid", "elu", "gelu", "selu", "silu", "leaky_relu", "identity")
-"""Values of the ``activation`` vertex attribute that the phenotype decoder knows."""
-OPERATION_NAMES = ("conv3x3", "conv5x5", "conv1x1", "reduce")
-"""Values of the ``op`` vertex attribute that the phenotype decoder knows (cell phenotypes)."""
-_FLOAT_MAX = int(sys.float_info.max)
+           "VERTEX_ATTRIBUTES", "EDGE_ATTRIBUTES", "copy_graph", "attribute_problem"]
 
 
 def copy_graph(graph: nx.DiGraph) -> nx.DiGraph:
@@ -54,35 +48,6 @@ def copy_graph(graph: nx.DiGraph) -> nx.DiGraph:
     out.add_nodes_from((v, dict(d)) for v, d in graph.nodes(data=True))
     out.add_edges_from((u, v, dict(d)) for u, v, d in graph.edges(data=True))
     return out
-
-
-class GenomeError(ValueError):
-    """A genome (or a genome file) is invalid; the message says what is wrong."""
-
-
-@dataclass(frozen=True)
-class GenomeLimits:
-    """Size limits that every operator and loader respects (``max_weights``: decoding, see
-    :func:`deepstruct.genomes.phenotype.phenotype_weights`).
-
-    ``max_depth`` bounds the vertices on the longest path, that is the hidden layers of the phenotype, which
-    run one after another in a forward pass (a 10,000-vertex chain within every other limit took seconds to
-    decode and run once). The default 256 equals the run's default ``genome.max_vertices``, so no genome that a
-    default run can hold is refused for its depth; decode plus one forward pass of a 256-deep chain takes about
-    0.1 s.
-    """
-
-    max_vertices: int = 10_000
-    max_edges: int = 200_000  # hidden, input, output and input-to-output edges together
-    max_interface: int = 1_000_000  # inputs or outputs of the phenotype
-    max_weights: int = 50_000_000  # entries of the phenotype's masked matrices
-    max_depth: int = 256  # vertices on the longest path: hidden layers of the phenotype
-
-    def __post_init__(self) -> None:
-        for name in ("max_vertices", "max_edges", "max_interface", "max_weights", "max_depth"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise GenomeError(f"GenomeLimits.{name} must be a positive int, got {value!r}")
 
 
 class Genome(InterfaceMixin):
@@ -154,8 +119,7 @@ class Genome(InterfaceMixin):
     ) -> None:
         self.limits = limits if limits is not None else GenomeLimits()
         for name, value in (("num_inputs", num_inputs), ("num_outputs", num_outputs)):
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise GenomeError(f"{name} must be a positive int, got {value!r}")
+            check_int(name, value, error=GenomeError)
             if value > self.limits.max_interface:
                 raise GenomeError(f"{name}={value} exceeds the limit {self.limits.max_interface}")
         self.num_inputs = num_inputs
@@ -163,22 +127,11 @@ class Genome(InterfaceMixin):
         self.graph = nx.DiGraph(graph) if graph is not None else nx.DiGraph()
         self.graph.add_nodes_from(vertices)
         self.graph.add_edges_from(edges)
-        largest = max(self.graph.nodes, default=-1) if all(
-            isinstance(v, int) and not isinstance(v, bool) for v in self.graph.nodes) else None
-        if largest is None:
-            raise GenomeError("genome vertex ids must be ints; got "
-                              f"{next(v for v in self.graph.nodes if not isinstance(v, int) or isinstance(v, bool))!r}")
-        self.next_id = largest + 1 if next_id is None else next_id
-        dense_in: Interface = {}
-        dense_out: Interface = {}
-        if input_edges is None or output_edges is None:
-            g = self.graph
-            count = (num_inputs * sum(1 for _, d in g.in_degree if not d) if input_edges is None else 0) + (
-                num_outputs * sum(1 for _, d in g.out_degree if not d) if output_edges is None else 0)
-            if count > self.limits.max_edges:  # checked before anything is built (a v1 file of a few bytes)
-                raise GenomeError(f"the dense interface would have {count} edges, over the limit "
-                                  f"{self.limits.max_edges} (GenomeLimits.max_edges)")
-            dense_in, dense_out = dense_interface(g, num_inputs, num_outputs)
+        wrong = next((v for v in self.graph.nodes if not is_int(v)), None)
+        if wrong is not None:
+            raise GenomeError(f"genome vertex ids must be ints; got {wrong!r}")
+        self.next_id = max(self.graph.nodes, default=-1) + 1 if next_id is None else next_id
+        dense_in, dense_out = self._dense_interface(input_edges is None, output_edges is None)
         try:
             self.input_edges = dense_in if input_edges is None else build_interface(input_edges, "input_edges",
                                                                                     swap=True)
@@ -188,6 +141,19 @@ class Genome(InterfaceMixin):
         except ValueError as err:
             raise GenomeError(str(err)) from None
         self.output_biases = dict(output_biases or {})
+
+    def _dense_interface(self, inputs: bool, outputs: bool) -> tuple[Interface, Interface]:
+        """The dense input and output edges (where asked), after checking their number against the limit
+        before anything is built (a version-1 file of a few bytes could ask for billions)."""
+        if not inputs and not outputs:
+            return {}, {}
+        g = self.graph
+        count = (self.num_inputs * sum(1 for _, d in g.in_degree if not d) if inputs else 0) + (
+            self.num_outputs * sum(1 for _, d in g.out_degree if not d) if outputs else 0)
+        if count > self.limits.max_edges:
+            raise GenomeError(f"the dense interface would have {count} edges, over the limit "
+                              f"{self.limits.max_edges} (GenomeLimits.max_edges)")
+        return dense_interface(g, self.num_inputs, self.num_outputs)
 
     # -- structure -----------------------------------------------------------------------------------
     @property
@@ -289,7 +255,7 @@ class Genome(InterfaceMixin):
             raise GenomeError(f"the genome has {edges} edges (hidden and interface), over the limit "
                               f"{self.limits.max_edges}")
         for v in g.nodes:
-            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < self.next_id:
+            if not is_int(v) or not 0 <= v < self.next_id:
                 raise GenomeError(f"vertex id {v!r} is out of range: ids are ints in [0, next_id={self.next_id})")
         loops = list(nx.selfloop_edges(g))
         if loops:
@@ -308,7 +274,7 @@ class Genome(InterfaceMixin):
         for u, v, d in g.edges(data=True):
             for key, value in d.items():
                 _check_attribute("edge", (u, v), key, value)
-        problem = interface_problem(self, lambda kind, key, value: attribute_problem(kind, key, value))
+        problem = interface_problem(self, attribute_problem)
         if problem is not None:
             raise GenomeError(f"the genome's interface is invalid: {problem}")
         return self
@@ -336,17 +302,8 @@ class Genome(InterfaceMixin):
                 f"edges={self.num_edges}, interface_edges={self.num_interface_edges}, next_id={self.next_id})")
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict (the versioned schema of genome files)."""
-        return {
-            "schema": "deepstruct.genome",
-            "version": SCHEMA_VERSION,
-            "num_inputs": self.num_inputs,
-            "num_outputs": self.num_outputs,
-            "next_id": self.next_id,
-            "vertices": [{"id": v, **d} for v, d in self.graph.nodes(data=True)],
-            "edges": [{"source": u, "target": v, **d} for u, v, d in self.graph.edges(data=True)],
-            **interface_to_dict(self),
-        }
+        """A JSON-able dict (the versioned schema of genome files, :mod:`deepstruct.genomes.schema`)."""
+        return genome_to_dict(self)
 
     @classmethod
     def from_dict(cls, data: Any, *, limits: GenomeLimits | None = None, validate: bool = True) -> Genome:
@@ -360,72 +317,14 @@ class Genome(InterfaceMixin):
         version 1 (no interface) is migrated to the dense interface: every source reads every input and every
         sink feeds every output, without weights."""
         limits = limits if limits is not None else GenomeLimits()
-        if not isinstance(data, dict):
-            raise GenomeError(f"a genome must be a JSON object, got {type(data).__name__}")
-        if data.get("schema") != "deepstruct.genome":
-            raise GenomeError(f"not a deepstruct genome: schema is {data.get('schema')!r}")
-        version = data.get("version")
-        if isinstance(version, bool) or version not in (1, SCHEMA_VERSION):
-            raise GenomeError(f"unsupported genome schema version {version!r} "
-                              f"(this deepstruct reads versions 1 and {SCHEMA_VERSION})")
-        interface_keys = {"input_edges", "output_edges", "direct_edges", "output_biases"}
-        if version == 1 and interface_keys & set(data):
-            raise GenomeError(f"a version-1 genome has no interface lists, got {sorted(interface_keys & set(data))}")
-        vertices, edges = data.get("vertices"), data.get("edges")
-        if not isinstance(vertices, list) or not isinstance(edges, list):
-            raise GenomeError("a genome needs the lists 'vertices' and 'edges'")
-        if len(vertices) > limits.max_vertices:
-            raise GenomeError(f"the genome has {len(vertices)} vertices, over the limit {limits.max_vertices}")
-        if len(edges) > limits.max_edges:
-            raise GenomeError(f"the genome has {len(edges)} edges, over the limit {limits.max_edges}")
-        next_id = data.get("next_id")
-        if isinstance(next_id, bool) or not isinstance(next_id, int):
-            raise GenomeError(f"next_id must be an int, got {next_id!r}")
-        graph = nx.DiGraph()
-        for i, entry in enumerate(vertices):
-            if not isinstance(entry, dict) or "id" not in entry:
-                raise GenomeError(f"vertices[{i}] must be an object with an 'id'")
-            attrs = {k: val for k, val in entry.items() if k != "id"}
-            vid = entry["id"]
-            if isinstance(vid, bool) or not isinstance(vid, int):
-                raise GenomeError(f"vertices[{i}] has a non-integer id {vid!r}")
-            if vid in graph:
-                raise GenomeError(f"vertex id {vid} appears twice")
-            graph.add_node(vid, **attrs)
-        for i, entry in enumerate(edges):
-            if not isinstance(entry, dict) or "source" not in entry or "target" not in entry:
-                raise GenomeError(f"edges[{i}] must be an object with 'source' and 'target'")
-            u, v = entry["source"], entry["target"]
-            for end in (u, v):
-                if isinstance(end, bool) or not isinstance(end, int) or end not in graph:
-                    raise GenomeError(f"edges[{i}] refers to a missing vertex {end!r}")
-            if graph.has_edge(u, v):
-                raise GenomeError(f"edge {u} -> {v} appears twice")
-            graph.add_edge(u, v, **{k: val for k, val in entry.items() if k not in ("source", "target")})
+        version, graph, next_id = read_graph(data, limits)
         explicit = {"input_edges": (), "output_edges": ()} if version == SCHEMA_VERSION else {}
         genome = cls(data.get("num_inputs"), data.get("num_outputs"), graph=graph, next_id=next_id, limits=limits,
                      **explicit)
         if version == SCHEMA_VERSION:
             (genome.input_edges, genome.output_edges, genome.direct_edges,
-             genome.output_biases) = interface_from_dict(data, limits.max_edges - len(edges))
+             genome.output_biases) = interface_from_dict(data, limits.max_edges - graph.number_of_edges())
         return genome.validate() if validate else genome
-
-
-def attribute_problem(kind: str, key: str, value: Any) -> str | None:
-    """Why ``key=value`` is not a valid ``kind`` (``"vertex"`` or ``"edge"``) attribute, or None when it is."""
-    allowed = VERTEX_ATTRIBUTES if kind == "vertex" else EDGE_ATTRIBUTES
-    if key not in allowed:
-        return f"an unknown attribute {key!r} (allowed: {', '.join(allowed)})"
-    if key in ("bias", "weight"):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return f"a non-numeric {key} {value!r}"
-        if isinstance(value, int) and not -_FLOAT_MAX <= value <= _FLOAT_MAX:
-            return f"a {key} too large for a float (an int of {value.bit_length()} bits)"
-        if not math.isfinite(value):
-            return f"a non-finite {key} {value!r}"
-    elif not isinstance(value, str) or len(value) > 64:
-        return f"a malformed {key} {value!r} (a string of at most 64 chars)"
-    return None
 
 
 def _check_attribute(kind: str, where: Any, key: str, value: Any) -> None:

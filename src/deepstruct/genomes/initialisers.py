@@ -22,6 +22,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
+from deepstruct._validation import check_int
 from deepstruct.genomes.genome import Genome, GenomeError, GenomeLimits
 from deepstruct.genomes.innovation import InnovationRegistry
 from deepstruct.graph import orient
@@ -39,8 +40,7 @@ def _seed(rng: np.random.Generator) -> int:
 def _check_arguments(num_vertices: int, limits: GenomeLimits, rng: np.random.Generator) -> None:
     if not isinstance(rng, np.random.Generator):
         raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-    if isinstance(num_vertices, bool) or not isinstance(num_vertices, int) or num_vertices <= 0:
-        raise GenomeError(f"num_vertices must be a positive int, got {num_vertices!r}")
+    check_int("num_vertices", num_vertices, error=GenomeError)
     if num_vertices > limits.max_vertices:
         raise GenomeError(f"num_vertices={num_vertices} exceeds the limit {limits.max_vertices}")
 

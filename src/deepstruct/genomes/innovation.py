@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import Any
 
+from deepstruct._validation import check_int, is_int
 from deepstruct.genomes.genome import Genome, GenomeError
 
 __all__ = ["InnovationRegistry", "Event"]
@@ -52,8 +53,7 @@ class InnovationRegistry:
     __slots__ = ("next_id", "_events")
 
     def __init__(self, next_id: int = 0) -> None:
-        if isinstance(next_id, bool) or not isinstance(next_id, int) or next_id < 0:
-            raise GenomeError(f"next_id must be a non-negative int, got {next_id!r}")
+        check_int("next_id", next_id, low=0, error=GenomeError)
         self.next_id = next_id
         self._events: dict[Event, int] = {}
 
@@ -124,7 +124,7 @@ class InnovationRegistry:
                 raise GenomeError(f"events[{k}] must be a list [kind, ..., occurrence, id]")
             *key, vid = entry
             _check_event(tuple(key[:-1]), where=f"events[{k}]")
-            if not _is_int(key[-1]) or key[-1] < 0 or not _is_int(vid) or not 0 <= vid < registry.next_id:
+            if not is_int(key[-1]) or key[-1] < 0 or not is_int(vid) or not 0 <= vid < registry.next_id:
                 raise GenomeError(f"events[{k}]: occurrence and id must be ints, the id below next_id")
             if tuple(key) in registry._events:
                 raise GenomeError(f"events[{k}]: event {key!r} appears twice")
@@ -132,11 +132,7 @@ class InnovationRegistry:
         return registry
 
 
-def _is_int(x: Any) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)
-
-
 def _check_event(event: Any, where: str = "event") -> None:
     if (not isinstance(event, tuple) or not event or event[0] not in _KINDS
-            or not all(_is_int(x) for x in event[1:])):
+            or not all(is_int(x) for x in event[1:])):
         raise GenomeError(f"{where}: {event!r} is not a structural event (a kind in {sorted(_KINDS)} and ints)")

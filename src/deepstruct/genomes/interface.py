@@ -25,6 +25,9 @@ from typing import Any
 
 import networkx as nx
 
+from deepstruct._validation import is_index, is_int
+from deepstruct.genomes.limits import GenomeError
+
 __all__ = ["Interface", "dense_interface", "build_interface", "path_problem", "dangling", "interface_problem",
            "copy_interface", "normalised", "count_interface_edges", "interface_to_dict", "interface_from_dict"]
 
@@ -96,21 +99,17 @@ def interface_problem(genome: Any, check: Any) -> str | None:
     """The first problem of ``genome``'s interface (indices, vertices, attributes via ``check(kind, where, key,
     value)`` returning a message or None, paths), or None when it is valid."""
     g, n_in, n_out = genome.graph, genome.num_inputs, genome.num_outputs
-
-    def index(x: Any, size: int) -> bool:
-        return not isinstance(x, bool) and isinstance(x, int) and 0 <= x < size
-
     for name, table, size_a, size_b, a_hidden in (
             ("input edge", genome.input_edges, None, n_in, True),
             ("output edge", genome.output_edges, None, n_out, True),
             ("direct edge", genome.direct_edges, n_in, n_out, False)):
         for a, inner in table.items():
-            if a_hidden and (isinstance(a, bool) or not isinstance(a, int) or a not in g):
+            if a_hidden and (not is_int(a) or a not in g):
                 return f"an {name} refers to a missing hidden vertex {a!r}"
-            if size_a is not None and not index(a, size_a):
+            if size_a is not None and not is_index(a, size_a):
                 return f"a {name} starts at input {a!r}, not an index in [0, {size_a})"
             for b, data in inner.items():
-                if not index(b, size_b):
+                if not is_index(b, size_b):
                     end = "output" if name != "input edge" else "input"
                     return f"the {name} of {a!r} names {end} {b!r}, not an index in [0, {size_b})"
                 if not isinstance(data, dict):
@@ -121,7 +120,7 @@ def interface_problem(genome: Any, check: Any) -> str | None:
                         pair = (b, a) if name == "input edge" else (a, b)
                         return f"{name} {pair!r} has {problem}"
     for j, bias in genome.output_biases.items():
-        if not index(j, n_out):
+        if not is_index(j, n_out):
             return f"an output bias belongs to output {j!r}, not an index in [0, {n_out})"
         problem = check("vertex", "bias", bias)
         if problem is not None:
@@ -151,8 +150,6 @@ def interface_to_dict(genome: Any) -> dict[str, list[dict[str, Any]]]:
 def interface_from_dict(data: dict[str, Any], budget: int) -> tuple[Interface, Interface, Interface, dict[int, Any]]:
     """Parse the interface lists of a schema-2 genome dict (see :func:`interface_to_dict`); at most ``budget``
     edges in all. Shapes, ints and duplicates are checked here, ranges and attributes by validation."""
-    from deepstruct.genomes.genome import GenomeError
-
     def entries(name: str) -> list[Any]:
         value = data.get(name, [])
         if not isinstance(value, list):
@@ -161,7 +158,7 @@ def interface_from_dict(data: dict[str, Any], budget: int) -> tuple[Interface, I
 
     def integer(entry: dict[str, Any], key: str, where: str) -> int:
         value = entry.get(key)
-        if isinstance(value, bool) or not isinstance(value, int):
+        if not is_int(value):
             raise GenomeError(f"{where} needs an integer {key!r}, got {value!r}")
         return value
 

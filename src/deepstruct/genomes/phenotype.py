@@ -19,28 +19,27 @@ These are the modules of :mod:`deepstruct.genomes` that import torch.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import networkx as nx
 import torch
 from torch import nn
 
+from deepstruct.genomes.encoding import GenomeInfo, encode
 from deepstruct.genomes.genome import Genome, GenomeError
 from deepstruct.genomes.interface import dense_interface
 from deepstruct.genomes.shape import check_weights, member_shape
+from deepstruct.genomes.vocabulary import PHENOTYPE_KINDS, TORCH_ACTIVATIONS
 from deepstruct.graph import CachedLayeredGraph, adjacency_dicts, compute_layers
 from deepstruct.sparse import ConvCell, DeepCellDAN, MaskedDeepDAN, MaskedDeepFFN, MaskedLinearLayer, ReductionCell
 
-__all__ = ["decode", "encode",  # noqa: F822 (encode: module __getattr__)
+__all__ = ["decode", "encode",
            "GenomeInfo", "ACTIVATIONS", "OPERATIONS", "VertexActivationDAN", "is_layered", "phenotype_weights",
            "member_shape"]
 
-ACTIVATIONS: dict[str, type[nn.Module]] = {
-    "relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "elu": nn.ELU, "gelu": nn.GELU, "selu": nn.SELU,
-    "silu": nn.SiLU, "leaky_relu": nn.LeakyReLU, "identity": nn.Identity,
-}
-"""Activation names a genome's ``activation`` attribute may take."""
+ACTIVATIONS: dict[str, type[nn.Module]] = {name: getattr(nn, module) for name, module in TORCH_ACTIVATIONS.items()}
+"""Activation names a genome's ``activation`` attribute may take, with their modules (from
+:data:`deepstruct.genomes.vocabulary.TORCH_ACTIVATIONS`)."""
 
 OPERATIONS: dict[str, Any] = {
     "conv3x3": lambda cin: ConvCell(cin, 1, 3), "conv5x5": lambda cin: ConvCell(cin, 1, 5),
@@ -49,18 +48,6 @@ OPERATIONS: dict[str, Any] = {
 """Operation names a genome's ``op`` attribute may take (each builds a one-channel cell from its input channels)."""
 
 Kind = Literal["auto", "dan", "ffn", "cell"]
-
-
-@dataclass
-class GenomeInfo:
-    """What a decoded model remembers of its genome (stored as ``model.genome_info``) so that encoding keeps
-    the ids, ``next_id`` and the vertex attributes that the model itself does not hold."""
-
-    num_inputs: int
-    num_outputs: int
-    next_id: int
-    vertex_attributes: dict[int, dict[str, Any]] = field(default_factory=dict)
-    layer_vertices: list[list[int]] | None = None  # for FFN phenotypes: the vertex of every row
 
 
 class VertexActivationDAN(MaskedDeepDAN):
@@ -301,7 +288,8 @@ def decode(genome: Genome, *, kind: Kind = "dan", generator: torch.Generator | N
             raise GenomeError("the genome mixes activations, which an FFN cannot: decode it with kind='dan'")
         return _decode_ffn(genome, uniform, use_layer_norm, generator, load_weights)
     if kind != "dan":
-        raise GenomeError(f"unknown phenotype kind {kind!r}; choose dan, ffn, cell or auto")
+        raise GenomeError(f"unknown phenotype kind {kind!r}; choose {', '.join(PHENOTYPE_KINDS[:-1])} or "
+                          f"{PHENOTYPE_KINDS[-1]}")
     attributes = _attributes(genome, activation)
     interface = {
         "input_edges": [(i, v) for v, inner in genome.input_edges.items() for i in inner],
@@ -326,10 +314,3 @@ def _uniform_activation(genome: Genome, default: str) -> str | None:
     names = {d.get("activation", default) for _, d in genome.graph.nodes(data=True)}
     return names.pop() if len(names) == 1 else None
 
-
-def __getattr__(name: str) -> Any:
-    if name == "encode":  # in its own module (it imports this one)
-        from deepstruct.genomes.encoding import encode
-
-        return encode
-    raise AttributeError(f"module 'deepstruct.genomes.phenotype' has no attribute {name!r}")

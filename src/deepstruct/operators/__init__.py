@@ -29,6 +29,7 @@ from deepstruct.operators.mutation import (
     mut_remove_vertex,
     mut_rewire_edge,
 )
+from deepstruct.operators.registry import CROSSOVER_OPERATORS, MUTATION_OPERATORS, OPERATORS
 from deepstruct.operators.repair import (
     break_cycles,
     connect_dangling,
@@ -48,7 +49,7 @@ __all__ = [
     "mut_change_attribute", "mut_prune_weights", "mut_duplicate_vertex", "mut_any", "MUTATIONS",
     "mut_add_input_edge", "mut_remove_input_edge", "mut_add_output_edge", "mut_remove_output_edge",
     "mut_input_window", "mut_add_local_unit", "zero_new_edges",
-    "cx_aligned", "cx_subgraph",
+    "cx_aligned", "cx_subgraph", "OPERATORS", "MUTATION_OPERATORS", "CROSSOVER_OPERATORS",
     "repair", "break_cycles", "enforce_limits", "ensure_nonempty", "fix_next_id", "drop_invalid_ids",
     "drop_invalid_attributes", "drop_invalid_interface", "connect_dangling", "remove_dangling",
 ]

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from deepstruct._validation import check_int
 from deepstruct.genomes import Genome
 from deepstruct.genomes.genome import ACTIVATION_NAMES, OPERATION_NAMES
 from deepstruct.operators._sampling import check_rng, randbelow, random_vertex
@@ -97,8 +98,7 @@ def mut_prune_weights(genome: Genome, *, rng: np.random.Generator, k: int = 1) -
         ``(genome,)``, DEAP's convention.
     """
     check_rng(rng)
-    if isinstance(k, bool) or not isinstance(k, int) or k < 0:
-        raise ValueError(f"k must be a non-negative int, got {k!r}")
+    check_int("k", k, low=0)
     weighted = [(abs(float(d["weight"])), "h", u, v) for u, v, d in genome.graph.edges(data=True) if "weight" in d]
     for kind, table in (("i", genome.input_edges), ("o", genome.output_edges), ("d", genome.direct_edges)):
         weighted.extend((abs(float(d["weight"])), kind, *((b, a) if kind == "i" else (a, b)))  # (source, target)

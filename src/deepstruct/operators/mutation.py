@@ -327,13 +327,12 @@ def mut_rewire_edge(genome: Genome, *, rng: np.random.Generator, max_tries: int 
     return (genome,)
 
 
-MUTATIONS: dict[str, Callable[..., tuple[Genome]]] = {
-    "add_edge": mut_add_edge, "remove_edge": mut_remove_edge, "add_vertex": mut_add_vertex,
-    "remove_vertex": mut_remove_vertex, "rewire_edge": mut_rewire_edge,
-    "add_input_edge": mut_add_input_edge, "remove_input_edge": mut_remove_input_edge,
-    "add_output_edge": mut_add_output_edge, "remove_output_edge": mut_remove_output_edge,
-}
-"""The structural mutations by name (the ones :func:`mut_any` draws from)."""
+MUTATIONS: dict[str, Callable[..., tuple[Genome]]] = {op.__name__.removeprefix("mut_"): op for op in (
+    mut_add_edge, mut_remove_edge, mut_add_vertex, mut_remove_vertex, mut_rewire_edge, mut_add_input_edge,
+    mut_remove_input_edge, mut_add_output_edge, mut_remove_output_edge,
+)}
+"""The structural mutations by name, their function's name without ``mut_`` (the ones :func:`mut_any` draws
+from)."""
 
 
 def mut_any(genome: Genome, *, rng: np.random.Generator, probabilities: Mapping[str, float] | None = None,

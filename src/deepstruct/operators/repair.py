@@ -15,6 +15,7 @@ from typing import TypeVar
 import networkx as nx
 import numpy as np
 
+from deepstruct._validation import is_index, is_int
 from deepstruct.genomes import Genome
 from deepstruct.genomes.genome import attribute_problem
 from deepstruct.genomes.interface import dangling
@@ -28,7 +29,7 @@ __all__ = ["repair", "drop_invalid_ids", "drop_invalid_attributes", "drop_invali
 
 def drop_invalid_ids(genome: Genome) -> Genome:
     """Remove vertices whose id is not a non-negative int."""
-    bad = [v for v in genome.graph.nodes if isinstance(v, bool) or not isinstance(v, int) or v < 0]
+    bad = [v for v in genome.graph.nodes if not is_int(v) or v < 0]
     genome.graph.remove_nodes_from(bad)
     return genome
 
@@ -55,10 +56,6 @@ def drop_invalid_attributes(genome: Genome) -> Genome:
     return genome
 
 
-def _index(x: object, size: int) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool) and 0 <= x < size
-
-
 def drop_invalid_interface(genome: Genome) -> Genome:
     """Remove interface edges to missing vertices or with out-of-range input/output indices, attribute
     entries that are not dicts, and output biases of missing outputs."""
@@ -66,18 +63,18 @@ def drop_invalid_interface(genome: Genome) -> Genome:
     for table, size, hidden in ((genome.input_edges, n_in, True), (genome.output_edges, n_out, True),
                                 (genome.direct_edges, n_out, False)):
         for a in list(table):
-            if (a not in g) if hidden else not _index(a, n_in):
+            if (a not in g) if hidden else not is_index(a, n_in):
                 del table[a]
                 continue
             inner = table[a]
             if not isinstance(inner, dict):
                 del table[a]
                 continue
-            for b in [b for b, d in inner.items() if not _index(b, size) or not isinstance(d, dict)]:
+            for b in [b for b, d in inner.items() if not is_index(b, size) or not isinstance(d, dict)]:
                 del inner[b]
             if not inner:
                 del table[a]
-    for j in [j for j in genome.output_biases if not _index(j, n_out)]:
+    for j in [j for j in genome.output_biases if not is_index(j, n_out)]:
         del genome.output_biases[j]
     return genome
 

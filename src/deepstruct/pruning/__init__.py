@@ -14,6 +14,7 @@ from deepstruct.pruning.lottery import (
     snapshot_weights,
 )
 from deepstruct.pruning.masks import (
+    SCOPES,
     density_report,
     format_density_report,
     output_layer,
@@ -24,5 +25,5 @@ from deepstruct.pruning.masks import (
 __all__ = [
     "prune_by_magnitude", "prune_random", "density_report", "format_density_report", "output_layer",
     "iterative_magnitude_pruning", "PruningRound", "snapshot_weights", "rewind_weights", "reinitialize",
-    "masks_of", "set_masks",
+    "masks_of", "set_masks", "SCOPES",
 ]

@@ -10,8 +10,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from deepstruct.pruning.masks import _check_amount, _layers, output_layer, prune_by_magnitude, prune_random
+from deepstruct._validation import check_fraction, check_int
+from deepstruct.pruning.masks import _layers, output_layer, prune_by_magnitude, prune_random
 from deepstruct.sparse import MaskedLinearLayer, maskable_layers
+from deepstruct.sparse.connections import count_set
 
 __all__ = ["PruningRound", "iterative_magnitude_pruning", "snapshot_weights", "rewind_weights", "reinitialize",
            "masks_of", "set_masks"]
@@ -116,10 +118,9 @@ def iterative_magnitude_pruning(
     list of PruningRound
         ``rounds + 1`` entries with the density, the ``train_fn`` result and the masks of each round.
     """
-    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 0:
-        raise ValueError(f"rounds must be a non-negative int, got {rounds!r}")
-    rate = _check_amount(rate, "rate")
-    output_rate = rate if output_rate is None else _check_amount(output_rate, "output_rate")
+    check_int("rounds", rounds, low=0)
+    rate = check_fraction("rate", rate)
+    output_rate = rate if output_rate is None else check_fraction("output_rate", output_rate)
     if control not in ("rewind", "reinit", "random"):
         raise ValueError(f"control must be 'rewind', 'reinit' or 'random', got {control!r}")
     if control != "rewind" and generator is None:
@@ -146,7 +147,7 @@ def iterative_magnitude_pruning(
                 reinitialize(model, generator=generator)  # type: ignore[arg-type]
             else:
                 rewind_weights(model, start)
-        layers = maskable_layers(model)
-        density = sum(int(m.mask.sum()) for m in layers) / sum(m.mask.numel() for m in layers)
+        active, total = count_set(maskable_layers(model))
+        density = active / total
         history.append(PruningRound(r, density, train_fn(model), masks_of(model)))
     return history

@@ -6,7 +6,6 @@ and the raw weights are left as they are (the effective weight is ``weight * mas
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -14,15 +13,19 @@ import numpy as np
 import torch
 from torch import nn
 
+from deepstruct._validation import check_fraction
 from deepstruct.sparse import MaskedLinearLayer, magnitude_threshold, maskable_layers
+from deepstruct.sparse.connections import count_set
 
-__all__ = ["prune_by_magnitude", "prune_random", "density_report", "format_density_report", "output_layer"]
+__all__ = ["prune_by_magnitude", "prune_random", "density_report", "format_density_report", "output_layer", "SCOPES"]
+
+SCOPES = ("layer", "global")
+"""How pruning ranks weights: within each layer, or over all pruned layers together."""
 
 
-def _check_amount(amount: float, name: str = "amount") -> float:
-    if isinstance(amount, bool) or not isinstance(amount, (int, float)) or math.isnan(amount) or not 0 <= amount <= 1:
-        raise ValueError(f"{name} must be a fraction in [0, 1], got {amount!r}")
-    return float(amount)
+def _check_scope(scope: str) -> None:
+    if scope not in SCOPES:
+        raise ValueError(f"scope must be {' or '.join(map(repr, SCOPES))}, got {scope!r}")
 
 
 def output_layer(model: nn.Module) -> MaskedLinearLayer | None:
@@ -113,15 +116,14 @@ def prune_by_magnitude(
     """
     if (amount is None) == (threshold is None):
         raise ValueError("give exactly one of amount (a fraction) and threshold (a magnitude)")
-    if scope not in ("layer", "global"):
-        raise ValueError(f"scope must be 'layer' or 'global', got {scope!r}")
+    _check_scope(scope)
     layers = _layers(model, include_output)
     if threshold is not None:
         threshold = magnitude_threshold("threshold", threshold)
         for layer in layers:
             layer.recompute_mask(threshold, revive=False)
         return model
-    amount = _check_amount(amount)  # type: ignore[arg-type]
+    amount = check_fraction("amount", amount)  # type: ignore[arg-type]
     if scope == "global":
         _clear_smallest(layers, amount)
     else:
@@ -148,9 +150,8 @@ def prune_random(
 
     Parameters are as in :func:`prune_by_magnitude`; ``generator`` (numpy or torch) is the only randomness.
     """
-    amount = _check_amount(amount)
-    if scope not in ("layer", "global"):
-        raise ValueError(f"scope must be 'layer' or 'global', got {scope!r}")
+    amount = check_fraction("amount", amount)
+    _check_scope(scope)
     if not isinstance(generator, (np.random.Generator, torch.Generator)):
         raise ValueError("generator must be a numpy.random.Generator or torch.Generator, "
                          f"got {type(generator).__name__}")
@@ -172,7 +173,7 @@ def density_report(model: nn.Module) -> list[dict[str, Any]]:
     rows = []
     for name, module in model.named_modules():
         if isinstance(module, MaskedLinearLayer):
-            active, total = int(module.mask.sum()), module.mask.numel()
+            active, total = count_set([module])
             rows.append({"layer": name or type(module).__name__, "shape": tuple(module.mask.shape),
                          "active": active, "total": total, "density": active / total})
     return rows

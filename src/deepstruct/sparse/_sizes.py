@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from deepstruct._validation import check_magnitude, is_int
+
 
 def input_features(size_input: int | Sequence[int]) -> int:
     """Number of input features: ``size_input`` itself, or the product of a shape such as ``(1, 28, 28)``."""
-    if isinstance(size_input, bool):
-        raise ValueError(f"size_input must be a positive int or a shape, got {size_input!r}")
-    if isinstance(size_input, int):
+    if is_int(size_input):
         dims = [size_input]
     else:
         try:
@@ -22,14 +22,6 @@ def input_features(size_input: int | Sequence[int]) -> int:
     return math.prod(dims)
 
 
-def positive(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
-
-
 def magnitude_threshold(name: str, value: float) -> float:
     """A weight-magnitude threshold: a real number >= 0 (not a bool, not NaN)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or value < 0:
-        raise ValueError(f"{name} must be a non-negative magnitude, got {value!r}")
-    return float(value)
+    return check_magnitude(name, value)

@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from deepstruct._validation import check_int
 from deepstruct.graph import CachedLayeredGraph
-from deepstruct.sparse._sizes import positive
 
 __all__ = ["DeepCellDAN", "ConvCell", "ReductionCell", "CellConstructor"]
 
@@ -86,9 +86,9 @@ class DeepCellDAN(nn.Module):
         self.structure = CachedLayeredGraph.from_graph(structure)
         graph = self.structure
         graph.layer_index()  # layers once; a cycle or an empty structure raises a ValueError naming it
-        self.num_classes = positive("num_classes", num_classes)
-        self.input_channel_size = positive("input_channel_size", input_channel_size)
-        self.cell_channels = positive("cell_channels", cell_channels)
+        self.num_classes = check_int("num_classes", num_classes)
+        self.input_channel_size = check_int("input_channel_size", input_channel_size)
+        self.cell_channels = check_int("cell_channels", cell_channels)
         self.order: list[Hashable] = [v for t in graph.layers for v in graph.get_vertices(t)]
         self._index = {v: i for i, v in enumerate(self.order)}
         self.predecessors = [[self._index[u] for u in graph.predecessors(v)] for v in self.order]
@@ -103,7 +103,7 @@ class DeepCellDAN(nn.Module):
                                  "not a torch.nn.Module")
             cells.append(cell)
         self.cells = nn.ModuleList(cells)
-        head_channels = positive("head_channels", head_channels)
+        head_channels = check_int("head_channels", head_channels)
         self.head = nn.Conv2d(len(self.sinks) * self.cell_channels, head_channels, kernel_size=1)
         self.classifier = nn.Linear(head_channels, self.num_classes)
 

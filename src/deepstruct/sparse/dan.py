@@ -9,8 +9,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from deepstruct._validation import check_int, is_index
 from deepstruct.graph import CachedLayeredGraph
-from deepstruct.sparse._sizes import input_features, positive
+from deepstruct.sparse._sizes import input_features
+from deepstruct.sparse.connections import MatrixConnections, edges_by_kind
 from deepstruct.sparse.masked_linear import MaskableModule, MaskedLinearLayer
 
 __all__ = ["MaskedDeepDAN", "INTERFACE_KINDS"]
@@ -27,7 +29,9 @@ def _object_array(items: Sequence[Hashable]) -> np.ndarray:
 
 
 def _index(value: object, size: int, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= int(value) < size:
+    if isinstance(value, np.integer):
+        value = int(value)
+    if not is_index(value, size):
         raise ValueError(f"{what} {value!r} is not an index in [0, {size})")
     return int(value)
 
@@ -116,7 +120,7 @@ class MaskedDeepDAN(MaskableModule):
         graph = self.structure
         graph.layer_index()  # layers once; a cycle or an empty structure raises a ValueError naming it
         self.size_input = input_features(size_input)
-        self.size_output = positive("size_output", size_output)
+        self.size_output = check_int("size_output", size_output)
         self.layer_vertices: list[list[Hashable]] = [graph.get_vertices(t) for t in graph.layers]
         self.feeding: list[list[int]] = [[]] + [graph.feeding_layers(t) for t in graph.layers[1:]]
         offsets = [{v: i for i, v in enumerate(vs)} for vs in self.layer_vertices]
@@ -254,23 +258,24 @@ class MaskedDeepDAN(MaskableModule):
             parts.insert(0, x.reshape(x.shape[0], -1))
         return self.output(parts[0] if len(parts) == 1 else torch.cat(parts, dim=1))
 
+    def connections(self, threshold: float | None = None) -> list[MatrixConnections]:
+        """The connections of every masked matrix (:meth:`matrices` order), read from the masks: the reader of this
+        phenotype (:mod:`deepstruct.sparse.connections`; units numbered as in :meth:`matrix_inputs`)."""
+        starts = np.cumsum([self.size_input] + [len(vs) for vs in self.layer_vertices])
+        return [MatrixConnections(t, layer, self.matrix_inputs(t) if t else 0, int(starts[t]), threshold)
+                for t, layer in enumerate(self.matrices())]
+
+    def _edges_by_kind(self) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        vertices = np.concatenate(self._row_vertices) if self._row_vertices else np.empty(0, dtype=object)
+        return edges_by_kind(self.connections(), self.size_input, vertices)
+
     def edge_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The structure's current edges as arrays ``(sources, targets, weights)``, read from the masks.
 
         Vectorised per layer; no forward pass. ``weights`` are the raw weights of the set connections.
         Connections from model inputs and to outputs are in :meth:`interface_arrays`.
         """
-        sources, targets, weights = [], [], []
-        for t in range(1, len(self.layers)):
-            layer, n_in = self.layers[t], self._input_columns[t]
-            rows, cols = np.nonzero(layer.mask[:, n_in:].detach().cpu().numpy())
-            sources.append(self._column_vertices[t][cols])
-            targets.append(self._row_vertices[t][rows])
-            weights.append(layer.weight[:, n_in:].detach().cpu().numpy()[rows, cols])
-        if not sources:
-            empty = np.empty(0, dtype=object)
-            return empty, empty.copy(), np.empty(0, dtype=np.float32)
-        return np.concatenate(sources), np.concatenate(targets), np.concatenate(weights)
+        return self._edges_by_kind()["hidden"]
 
     def interface_arrays(self) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """The set connections of the interface, read from the masks: ``{"input": (inputs, vertices, weights),
@@ -283,20 +288,8 @@ class MaskedDeepDAN(MaskableModule):
         >>> sorted(zip(inputs.tolist(), vertices.tolist()))
         [(0, 'b'), (2, 'a')]
         """
-        inputs, vertices, weights = [], [], []
-        for t, layer in enumerate(self.layers):
-            n_in = self._input_columns[t]
-            rows, cols = np.nonzero(layer.mask[:, :n_in].detach().cpu().numpy())
-            inputs.append(cols.astype(np.int64))
-            vertices.append(self._row_vertices[t][rows])
-            weights.append(layer.weight.detach().cpu().numpy()[rows, cols])
-        n_in = self._input_columns[-1]
-        mask, w = self.output.mask.detach().cpu().numpy(), self.output.weight.detach().cpu().numpy()
-        rows, cols = np.nonzero(mask[:, n_in:])
-        out = (_object_array(self.output_vertices)[cols], rows.astype(np.int64), w[:, n_in:][rows, cols])
-        rows, cols = np.nonzero(mask[:, :n_in])
-        return {"input": (np.concatenate(inputs), np.concatenate(vertices), np.concatenate(weights)),
-                "output": out, "direct": (cols.astype(np.int64), rows.astype(np.int64), w[rows, cols])}
+        arrays = self._edges_by_kind()
+        return {kind: arrays[kind] for kind in ("input", "output", "direct")}
 
     def generate_structure(self, *, include_weights: bool = False) -> CachedLayeredGraph:
         """The current structure, from the masks: every vertex of the structure, and exactly the edges whose

@@ -7,7 +7,9 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from deepstruct.sparse._sizes import input_features, positive
+from deepstruct._validation import check_int
+from deepstruct.sparse._sizes import input_features
+from deepstruct.sparse.connections import MatrixConnections
 from deepstruct.sparse.masked_linear import MaskableModule, MaskedLinearLayer
 
 __all__ = ["MaskedDeepFFN"]
@@ -51,8 +53,8 @@ class MaskedDeepFFN(MaskableModule):
         super().__init__()
         self.input_shape = (size_input,) if isinstance(size_input, int) else tuple(size_input)
         self.size_input = input_features(size_input)
-        self.size_output = positive("size_output", size_output)
-        widths = [positive(f"hidden_layers[{i}]", int(w)) for i, w in enumerate(hidden_layers)]
+        self.size_output = check_int("size_output", size_output)
+        widths = [check_int(f"hidden_layers[{i}]", int(w)) for i, w in enumerate(hidden_layers)]
         sizes = [self.size_input, *widths]
         self.layers = nn.ModuleList(
             MaskedLinearLayer(a, b, generator=generator) for a, b in zip(sizes[:-1], sizes[1:], strict=True)
@@ -69,3 +71,18 @@ class MaskedDeepFFN(MaskableModule):
                 h = self.norms[i](h)
             h = self.activation(h)
         return self.output(h)
+
+    def matrices(self) -> list[MaskedLinearLayer]:
+        """Every masked matrix in the order of computation: ``layers[0], ..., layers[-1], output``."""
+        return [*self.layers, self.output]
+
+    def connections(self, threshold: float | None = None) -> list[MatrixConnections]:
+        """The connections of every masked matrix (:meth:`matrices` order), read from the masks: the reader of this
+        phenotype (:mod:`deepstruct.sparse.connections`). Units: the inputs ``0 .. size_input - 1``, then the
+        rows of every hidden layer, then the outputs; matrix ``t`` reads the units of layer ``t - 1``."""
+        out, start = [], 0
+        for t, layer in enumerate(self.matrices()):
+            out.append(MatrixConnections(t, layer, start, start + layer.in_features, threshold))
+            start += layer.in_features
+        return out
+

@@ -8,7 +8,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from deepstruct.sparse._sizes import magnitude_threshold, positive
+from deepstruct._validation import check_int
+from deepstruct.sparse._sizes import magnitude_threshold
+from deepstruct.sparse.connections import count_set
 
 __all__ = ["MaskedLinearLayer", "MaskableModule", "maskable_layers", "init_by_fan_in_"]
 
@@ -57,9 +59,8 @@ class MaskableModule(nn.Module):
 
     def density(self) -> float:
         """Fraction of connections that are set, over all masked layers."""
-        layers = maskable_layers(self)
-        total = sum(layer.mask.numel() for layer in layers)
-        return sum(int(layer.mask.sum()) for layer in layers) / total if total else 1.0
+        active, total = count_set(maskable_layers(self))
+        return active / total if total else 1.0
 
 
 class MaskedLinearLayer(nn.Module):
@@ -97,8 +98,8 @@ class MaskedLinearLayer(nn.Module):
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
-        self.in_features = positive("in_features", in_features)
-        self.out_features = positive("out_features", out_features)
+        self.in_features = check_int("in_features", in_features)
+        self.out_features = check_int("out_features", out_features)
         self.weight = nn.Parameter(torch.empty(out_features, in_features))
         self.bias = nn.Parameter(torch.empty(out_features)) if bias else None
         self.register_buffer("mask", torch.ones(out_features, in_features, dtype=torch.bool))
@@ -142,7 +143,8 @@ class MaskedLinearLayer(nn.Module):
     @property
     def density(self) -> float:
         """Fraction of set connections."""
-        return float(self.mask.sum()) / self.mask.numel()
+        active, total = count_set([self])
+        return active / total
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "

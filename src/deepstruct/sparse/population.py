@@ -95,7 +95,36 @@ class PopulationDAN(nn.Module):
         self.size_input, self.size_output = layout.num_inputs, layout.num_outputs
         self.uses_norm = any(m.norms is not None for m in models)
         dtype = dtype or models[0].matrices()[0].weight.dtype
-        k, rows, offsets = self.num_members, layout.rows, layout.row_offsets
+        sizes = self._segment_sizes(layout)
+        self._segments: dict[str, tuple[int, int, tuple[int, ...]]] = {}
+        start = 0
+        for name, shape in sizes.items():
+            self._segments[name] = (start, start + int(np.prod(shape)), shape)
+            start += int(np.prod(shape))
+        # what every forward pass needs, fixed by the layout
+        self._split = [stop - begin for begin, stop, _ in self._segments.values()]
+        self._rows, self._offsets, self._projected_rows = layout.rows, layout.row_offsets, layout.projected_rows
+        self._projected_split = [layout.rows[p] for p in layout.projected]
+        flat = torch.zeros(self.num_members, start, dtype=dtype)
+        mask = torch.zeros(self.num_members, start, dtype=dtype)
+        live = torch.zeros(self.num_members, start, dtype=dtype)
+        # per member and matrix: (input columns, the input units they read, hidden columns, their population columns)
+        self._columns: list[list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]] = []
+        for i, (model, shape) in enumerate(zip(models, shapes, strict=True)):
+            parts = {name: tuple(self._view(t, name)[i] for t in (flat, mask, live)) for name in sizes}
+            self._columns.append([self._place_matrix(t, layer, model, shape, parts, dtype)
+                                  for t, layer in enumerate(model.matrices())])
+            if model.norms is not None:
+                self._place_norms(i, model.norms, shape, parts, dtype)
+        self.flat = nn.Parameter(flat)
+        self.register_buffer("mask", mask)
+        self.register_buffer("live", live)
+        self._init_norms(models, shapes, dtype)
+        self._init_activations(models, shapes, list(layout.widths))
+
+    def _segment_sizes(self, layout: Layout) -> dict[str, tuple[int, ...]]:
+        """The shape of every segment of a member's flat parameter vector, in order."""
+        rows = layout.rows
         sizes: dict[str, tuple[int, ...]] = {"input": (layout.num_inputs, layout.projected_rows),
                                              "bias": (1, sum(rows))}
         for p, columns in enumerate(layout.hidden_columns):
@@ -104,65 +133,52 @@ class PopulationDAN(nn.Module):
         if self.uses_norm:
             for t, w in enumerate(layout.widths):
                 sizes[f"gamma_{t}"], sizes[f"beta_{t}"] = (1, w), (1, w)
-        self._segments: dict[str, tuple[int, int, tuple[int, ...]]] = {}
-        start = 0
-        for name, shape in sizes.items():
-            self._segments[name] = (start, start + int(np.prod(shape)), shape)
-            start += int(np.prod(shape))
-        # what every forward pass needs, fixed by the layout
-        self._split = [stop - begin for begin, stop, _ in self._segments.values()]
-        self._rows, self._offsets, self._projected_rows = layout.rows, offsets, layout.projected_rows
-        self._projected_split = [rows[p] for p in layout.projected]
-        flat = torch.zeros(k, start, dtype=dtype)
-        mask = torch.zeros(k, start, dtype=dtype)
-        live = torch.zeros(k, start, dtype=dtype)
-        # per member and matrix: (input columns, the input units they read, hidden columns, their population columns)
-        self._columns: list[list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]] = []
-        for i, (model, shape) in enumerate(zip(models, shapes, strict=True)):
-            parts = {name: tuple(self._view(t, name)[i] for t in (flat, mask, live)) for name in sizes}
-            bounds = np.cumsum([shape.num_inputs, *shape.widths])
-            alive = shape.live_layers
-            member_columns = []
-            for t, layer in enumerate(model.matrices()):
-                p = t if t < shape.num_layers else self.num_layers
-                on = 1.0 if p == self.num_layers or alive[t] else 0.0
-                units = np.asarray(model.matrix_inputs(t), dtype=np.int64)
-                block = np.searchsorted(bounds, units, side="right") - 1
-                reads_input = block == INPUT_BLOCK
-                n, r = layer.out_features, slice(offsets[p], offsets[p] + layer.out_features)
-                weight, weight_mask = layer.weight.detach().to("cpu", dtype), layer.mask.detach().to("cpu", dtype)
-                in_cols = torch.from_numpy(np.flatnonzero(reads_input))
-                in_units = torch.from_numpy(units[reads_input])
-                sources = (weight, weight_mask, torch.full_like(weight, on))
-                if len(in_cols):  # only the projected matrices have input columns
-                    for target, source in zip(parts["input"], sources, strict=True):
-                        target[in_units, r] = source[:, in_cols].T
-                hidden = np.flatnonzero(~reads_input)
-                hidden_cols = torch.from_numpy(np.array(
-                    [layout.hidden_offsets[p][int(block[c])] + int(units[c] - bounds[block[c]]) for c in hidden],
-                    dtype=np.int64))
-                if len(hidden):
-                    for target, source in zip(parts[f"hidden_{p}"], sources, strict=True):
-                        target[hidden_cols, :n] = source[:, torch.from_numpy(hidden)].T
-                member_columns.append((in_cols, in_units, torch.from_numpy(hidden), hidden_cols))
-                if layer.bias is not None:
-                    bias, bias_mask, bias_live = parts["bias"]
-                    bias[0, r], bias_mask[0, r], bias_live[0, r] = layer.bias.detach().to("cpu", dtype), 1.0, on
-            self._columns.append(member_columns)
-            if model.norms is not None:
-                for t, norm in enumerate(model.norms):
-                    if not isinstance(norm, nn.LayerNorm) or norm.weight is None or norm.bias is None:
-                        raise ValueError(f"member {i}: norms[{t}] must be an nn.LayerNorm with affine weight and "
-                                         f"bias, got {norm!r}")
-                    w, on = shape.widths[t], 1.0 if alive[t] else 0.0
-                    for name, value in ((f"gamma_{t}", norm.weight), (f"beta_{t}", norm.bias)):
-                        target, target_mask, target_live = parts[name]
-                        target[0, :w], target_mask[0, :w], target_live[0, :w] = value.detach().to("cpu", dtype), 1, on
-        self.flat = nn.Parameter(flat)
-        self.register_buffer("mask", mask)
-        self.register_buffer("live", live)
-        self._init_norms(models, shapes, dtype)
-        self._init_activations(models, shapes, list(layout.widths))
+        return sizes
+
+    def _place_matrix(self, t: int, layer: Any, model: Any, shape: MemberShape,
+                      parts: dict[str, tuple[torch.Tensor, ...]],
+                      dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Copy member matrix ``t`` (weights, mask, liveness, bias) into its rows of the member's ``parts``;
+        returns its (input columns, input units, hidden columns, population columns)."""
+        layout, offsets = self.layout, self.layout.row_offsets
+        bounds = np.cumsum([shape.num_inputs, *shape.widths])
+        p = t if t < shape.num_layers else self.num_layers
+        on = 1.0 if p == self.num_layers or shape.live_layers[t] else 0.0
+        units = np.asarray(model.matrix_inputs(t), dtype=np.int64)
+        block = np.searchsorted(bounds, units, side="right") - 1
+        reads_input = block == INPUT_BLOCK
+        n, r = layer.out_features, slice(offsets[p], offsets[p] + layer.out_features)
+        weight, weight_mask = layer.weight.detach().to("cpu", dtype), layer.mask.detach().to("cpu", dtype)
+        in_cols = torch.from_numpy(np.flatnonzero(reads_input))
+        in_units = torch.from_numpy(units[reads_input])
+        sources = (weight, weight_mask, torch.full_like(weight, on))
+        if len(in_cols):  # only the projected matrices have input columns
+            for target, source in zip(parts["input"], sources, strict=True):
+                target[in_units, r] = source[:, in_cols].T
+        hidden = np.flatnonzero(~reads_input)
+        hidden_cols = torch.from_numpy(np.array(
+            [layout.hidden_offsets[p][int(block[c])] + int(units[c] - bounds[block[c]]) for c in hidden],
+            dtype=np.int64))
+        if len(hidden):
+            for target, source in zip(parts[f"hidden_{p}"], sources, strict=True):
+                target[hidden_cols, :n] = source[:, torch.from_numpy(hidden)].T
+        if layer.bias is not None:
+            bias, bias_mask, bias_live = parts["bias"]
+            bias[0, r], bias_mask[0, r], bias_live[0, r] = layer.bias.detach().to("cpu", dtype), 1.0, on
+        return in_cols, in_units, torch.from_numpy(hidden), hidden_cols
+
+    @staticmethod
+    def _place_norms(i: int, norms: Sequence[nn.Module], shape: MemberShape,
+                     parts: dict[str, tuple[torch.Tensor, ...]], dtype: torch.dtype) -> None:
+        """Copy member ``i``'s layer norms (affine weight and bias) into its ``gamma_t`` / ``beta_t`` parts."""
+        for t, norm in enumerate(norms):
+            if not isinstance(norm, nn.LayerNorm) or norm.weight is None or norm.bias is None:
+                raise ValueError(f"member {i}: norms[{t}] must be an nn.LayerNorm with affine weight and "
+                                 f"bias, got {norm!r}")
+            w, on = shape.widths[t], 1.0 if shape.live_layers[t] else 0.0
+            for name, value in ((f"gamma_{t}", norm.weight), (f"beta_{t}", norm.bias)):
+                target, target_mask, target_live = parts[name]
+                target[0, :w], target_mask[0, :w], target_live[0, :w] = value.detach().to("cpu", dtype), 1, on
 
     def _view(self, tensor: torch.Tensor, name: str) -> torch.Tensor:
         start, stop, shape = self._segments[name]

@@ -18,6 +18,7 @@ import networkx as nx
 import torch
 from torch import nn
 
+from deepstruct._validation import is_int
 from deepstruct.sparse.masked_linear import MaskableModule, MaskedLinearLayer
 
 __all__ = ["MaskedRNN", "MaskedLSTM", "MaskedGRU", "hidden_mask"]
@@ -72,9 +73,9 @@ class _MaskedRecurrent(MaskableModule):
             if hidden_size is not None and hidden_size != len(self.units):
                 raise ValueError(f"hidden_size {hidden_size} but the structure has {len(self.units)} vertices")
             hidden_size = len(self.units)
-        if not isinstance(hidden_size, int) or hidden_size < 1:
+        if not is_int(hidden_size) or hidden_size < 1:
             raise ValueError(f"pass a positive hidden_size or a structure, got hidden_size={hidden_size!r}")
-        if not isinstance(num_layers, int) or num_layers < 1 or not isinstance(input_size, int) or input_size < 1:
+        if not is_int(num_layers) or num_layers < 1 or not is_int(input_size) or input_size < 1:
             raise ValueError(f"input_size and num_layers must be positive integers, got {input_size!r}, "
                              f"{num_layers!r}")
         if masks is None:

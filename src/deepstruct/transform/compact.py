@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Hashable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import networkx as nx
 import numpy as np
 
+from deepstruct.transform.blocks import VertexBlock
 from deepstruct.transform.storage import (
     EdgeChunk,
     copy_chunks,
@@ -26,43 +26,11 @@ from deepstruct.transform.storage import (
     read_index,
     write_index,
 )
+from deepstruct.transform.summary import collapse, summarize
 
 __all__ = ["VertexBlock", "CompactGraph", "to_json", "save_json", "save_graphml", "load_graph"]
 
 FORMAT = "deepstruct.extracted-graph"
-
-
-@dataclass
-class VertexBlock:
-    """A run of consecutive vertex indices created by one layer or operation.
-
-    Attributes
-    ----------
-    name : str
-        Module name (``"layers.0"``), operation name (``"add_1"``), ``"input"`` or ``"output"``.
-    kind : str
-        What created the vertices (``"linear"``, ``"conv"``, ``"pool"``, ``"add"``, ``"neuron"``, ...); the
-        model's interface is ``"input"`` and ``"output"`` (which ``MaskedDeepDAN`` leaves out of a structure).
-    layer : int
-        Position of the block in creation order (the input is 0); a ``MaskedDeepDAN`` uses its layers + 1.
-    start, count : int
-        The block holds vertex indices ``start .. start + count - 1``.
-    shape : tuple of int
-        Shape of one sample's tensor of these neurons (``neuron`` attributes are flat indices into it).
-    labels : sequence, optional
-        Explicit vertex ids, one per vertex; ``(name, neuron)`` otherwise.
-    """
-
-    name: str
-    kind: str
-    layer: int
-    start: int
-    count: int
-    shape: tuple[int, ...] = ()
-    labels: Sequence[Hashable] | None = None
-
-    def label(self, k: int) -> Hashable:
-        return self.labels[k] if self.labels is not None else (self.name, k)
 
 
 class CompactGraph:
@@ -278,14 +246,10 @@ class CompactGraph:
 
     def summary(self, **kwargs: Any) -> Any:
         """:func:`deepstruct.transform.summarize` of this graph."""
-        from deepstruct.transform.summary import summarize
-
         return summarize(self, **kwargs)
 
     def collapse(self, grouping: Any = "channel") -> CompactGraph:
         """:func:`deepstruct.transform.collapse` of this graph."""
-        from deepstruct.transform.summary import collapse
-
         return collapse(self, grouping)
 
     def __repr__(self) -> str:

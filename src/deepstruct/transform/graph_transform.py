@@ -9,6 +9,7 @@ import networkx as nx
 import torch
 from torch import nn
 
+from deepstruct._validation import is_int
 from deepstruct.sparse import MaskedDeepDAN, MaskedDeepFFN, magnitude_threshold
 from deepstruct.transform.compact import CompactGraph
 from deepstruct.transform.masked import extract_masked_dan, extract_masked_ffn
@@ -88,8 +89,7 @@ class GraphTransform:
         self.include_weights = include_weights
         self.threshold = threshold
         self.leaf_modules = tuple(leaf_modules)
-        if memory_budget is not None and (isinstance(memory_budget, bool) or not isinstance(memory_budget, int)
-                                          or memory_budget < 0):
+        if memory_budget is not None and (not is_int(memory_budget) or memory_budget < 0):
             raise ValueError(f"memory_budget must be a number of bytes >= 0, got {memory_budget!r}")
         self.memory_budget = memory_budget
         self.directory = directory

@@ -1,4 +1,5 @@
-"""Exact extraction from our own masked models, read from the masks (vectorised; no forward pass).
+"""Exact extraction from our own masked models, read from the masks through the phenotypes' mask readers
+(:mod:`deepstruct.sparse.connections`; vectorised; no forward pass).
 
 Nothing of the model is changed: masks and weights are only read (``.detach().cpu().numpy()`` views).
 """
@@ -11,19 +12,10 @@ import numpy as np
 import torch
 
 from deepstruct.sparse import MaskedDeepDAN, MaskedDeepFFN, MaskedLinearLayer
+from deepstruct.sparse.connections import MatrixConnections, weight_pattern
 from deepstruct.transform.compact import CompactGraph, VertexBlock
 
 __all__ = ["extract_masked_dan", "extract_masked_ffn", "connection_pattern", "weight_pattern"]
-
-
-def weight_pattern(weight: torch.Tensor, mask: torch.Tensor | None, threshold: float | None) -> np.ndarray:
-    """Boolean array (the weight's shape) of the connections: ``mask`` (without one: ``w != 0``), and
-    ``|w| > threshold`` as well when a threshold is given."""
-    weight = weight.detach()
-    pattern = mask.detach().cpu().numpy() if mask is not None else (weight != 0).cpu().numpy()
-    if threshold is not None:
-        pattern = pattern & (weight.abs() > threshold).cpu().numpy()
-    return pattern
 
 
 def connection_pattern(layer: MaskedLinearLayer | torch.nn.Linear, threshold: float | None = None) -> np.ndarray:
@@ -31,30 +23,24 @@ def connection_pattern(layer: MaskedLinearLayer | torch.nn.Linear, threshold: fl
     return weight_pattern(layer.weight, getattr(layer, "mask", None), threshold)
 
 
-class _EdgeFiller:
-    """Fills preallocated edge arrays layer by layer (peak memory: the result plus one layer's temporaries)."""
-
-    def __init__(self, patterns: Sequence[np.ndarray], num_vertices: int, with_weights: bool) -> None:
-        total = sum(int(np.count_nonzero(p)) for p in patterns)
-        dtype = np.int32 if num_vertices < np.iinfo(np.int32).max else np.int64
-        self.sources = np.empty(total, dtype=dtype)
-        self.targets = np.empty(total, dtype=dtype)
-        self.weights = np.empty(total, dtype=np.float32) if with_weights else None
-        self.k = 0
-
-    def add(self, pattern: np.ndarray, columns: np.ndarray | int, row_start: int,
-            weight: torch.Tensor | None) -> None:
-        rows, cols = np.nonzero(pattern)
-        n = rows.shape[0]
-        part = slice(self.k, self.k + n)
-        if isinstance(columns, int):
-            np.add(cols, columns, out=self.sources[part], casting="unsafe")
-        else:
-            np.take(columns.astype(self.sources.dtype, copy=False), cols, out=self.sources[part])
-        np.add(rows, row_start, out=self.targets[part], casting="unsafe")
-        if self.weights is not None and weight is not None:
-            self.weights[part] = weight.detach().cpu().numpy()[rows, cols]
-        self.k += n
+def _fill(connections: Sequence[MatrixConnections], num_vertices: int, with_weights: bool) -> tuple[
+        np.ndarray, np.ndarray, np.ndarray | None]:
+    """The edge arrays of a phenotype's connections, filled matrix by matrix into preallocated arrays (peak
+    memory: the result plus one matrix's temporaries)."""
+    total = sum(c.count for c in connections)
+    dtype = np.int32 if num_vertices < np.iinfo(np.int32).max else np.int64
+    sources, targets = np.empty(total, dtype=dtype), np.empty(total, dtype=dtype)
+    weights = np.empty(total, dtype=np.float32) if with_weights else None
+    k = 0
+    for c in connections:
+        rows, cols = c.entries()
+        part = slice(k, k + rows.shape[0])
+        c.sources(cols, out=sources[part])
+        c.targets(rows, out=targets[part])
+        if weights is not None:
+            weights[part] = c.weights(rows, cols)
+        k += rows.shape[0]
+    return sources, targets, weights
 
 
 def extract_masked_ffn(model: MaskedDeepFFN, *, include_weights: bool = False,
@@ -71,11 +57,8 @@ def extract_masked_ffn(model: MaskedDeepFFN, *, include_weights: bool = False,
         kind = "output" if layer is model.output else "neuron"
         blocks.append(VertexBlock(name, kind, t + 1, blocks[-1].start + blocks[-1].count, layer.out_features,
                                   (layer.out_features,)))
-    patterns = [connection_pattern(layer, threshold) for layer in layers]
-    filler = _EdgeFiller(patterns, blocks[-1].start + blocks[-1].count, include_weights)
-    for t, (layer, pattern) in enumerate(zip(layers, patterns, strict=True)):
-        filler.add(pattern, blocks[t].start, blocks[t + 1].start, layer.weight)
-    return CompactGraph(filler.sources, filler.targets, blocks, filler.weights)
+    edges = _fill(model.connections(threshold), blocks[-1].start + blocks[-1].count, include_weights)
+    return CompactGraph(edges[0], edges[1], blocks, edges[2])
 
 
 def extract_masked_dan(model: MaskedDeepDAN, *, include_weights: bool = False,
@@ -100,10 +83,6 @@ def extract_masked_dan(model: MaskedDeepDAN, *, include_weights: bool = False,
     blocks.append(VertexBlock("output", "output", model.num_layers + 1, blocks[-1].start + blocks[-1].count,
                               model.size_output, (model.size_output,), out_labels))
 
-    layers = [*model.layers, model.output]
-    patterns = [connection_pattern(layer, threshold) for layer in layers]
-    filler = _EdgeFiller(patterns, blocks[-1].start + blocks[-1].count, include_weights)
-    filler.add(patterns[0], 0, blocks[1].start, layers[0].weight)
-    for t in range(1, model.num_layers + 1):  # matrix_inputs numbers units as the blocks do
-        filler.add(patterns[t], model.matrix_inputs(t), blocks[t + 1].start, layers[t].weight)
-    return CompactGraph(filler.sources, filler.targets, blocks, filler.weights)
+    # the model's connections number units as the blocks do (matrix_inputs)
+    edges = _fill(model.connections(threshold), blocks[-1].start + blocks[-1].count, include_weights)
+    return CompactGraph(edges[0], edges[1], blocks, edges[2])

@@ -17,6 +17,8 @@ nothing: at ``t = 0`` there are no ``W_hh`` edges and ``f`` does not reach ``c``
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from torch import nn
@@ -135,23 +137,32 @@ class RecurrentOps:
                 self._link(new_c, new_h)
                 c, hz = new_c, cz.copy()
             else:
-                rz = block("rz", "gates", 2 * hidden)
-                self._dense(x, rz, w_ih[:2 * hidden], None if mask_ih is None else mask_ih[:2 * hidden])  # type: ignore[index]
-                n = block("n", "gates", hidden)
-                self._dense(x, n, cut(w_ih, 2), None if mask_ih is None else cut(mask_ih, 2))  # type: ignore[arg-type]
-                if h is not None:
-                    self._dense(h, rz, w_hh[:2 * hidden], None if mask_hh is None else mask_hh[:2 * hidden])  # type: ignore[index]
-                    self._dense(h, n, cut(w_hh, 2), None if mask_hh is None else cut(mask_hh, 2))  # type: ignore[arg-type]
-                inner = cut(from_h | bias[1], 2)  # W_hn h + b_hn
-                self._link(rz[:hidden][inner], n[inner])  # r * (W_hn h + b_hn)
-                nz = ~(cut(from_x | bias[0], 2) | inner)
-                new_h = block("h", "recurrent", hidden)
-                moves = ~(nz & hz)  # z * (h_{t-1} - n)
-                self._link(rz[hidden:][moves], new_h[moves])
-                self._link(n, new_h)
-                if h is not None:
-                    self._link(h, new_h)
-                hz = nz & hz
+                new_h, hz = self._gru_step(block, x, h, hz, (w_ih, mask_ih, w_hh, mask_hh), from_x, from_h, bias,
+                                           hidden)
             h = new_h
             hs[t] = h
         return hs, h, c  # type: ignore[return-value]
+
+    def _gru_step(self, block: Any, x: np.ndarray, h: np.ndarray | None, hz: np.ndarray, weights: tuple[Any, ...],
+                  from_x: np.ndarray, from_h: np.ndarray, bias: list[np.ndarray],
+                  hidden: int) -> tuple[np.ndarray, np.ndarray]:
+        """One GRU step: the new state's vertices and which of them are identically zero."""
+        w_ih, mask_ih, w_hh, mask_hh = weights
+        cut = lambda a, k: a[k * hidden:(k + 1) * hidden]  # noqa: E731
+        rz = block("rz", "gates", 2 * hidden)
+        self._dense(x, rz, w_ih[:2 * hidden], None if mask_ih is None else mask_ih[:2 * hidden])
+        n = block("n", "gates", hidden)
+        self._dense(x, n, cut(w_ih, 2), None if mask_ih is None else cut(mask_ih, 2))
+        if h is not None:
+            self._dense(h, rz, w_hh[:2 * hidden], None if mask_hh is None else mask_hh[:2 * hidden])
+            self._dense(h, n, cut(w_hh, 2), None if mask_hh is None else cut(mask_hh, 2))
+        inner = cut(from_h | bias[1], 2)  # W_hn h + b_hn
+        self._link(rz[:hidden][inner], n[inner])  # r * (W_hn h + b_hn)
+        nz = ~(cut(from_x | bias[0], 2) | inner)
+        new_h = block("h", "recurrent", hidden)
+        moves = ~(nz & hz)  # z * (h_{t-1} - n)
+        self._link(rz[hidden:][moves], new_h[moves])
+        self._link(n, new_h)
+        if h is not None:
+            self._link(h, new_h)
+        return new_h, nz & hz

@@ -38,6 +38,8 @@ from typing import Any
 
 import numpy as np
 
+from deepstruct._validation import is_int
+
 __all__ = ["EdgeChunk", "EdgeSink", "default_memory_budget", "index_dtype", "FORMAT", "read_index"]
 
 FORMAT = "deepstruct.compact-graph"
@@ -162,9 +164,9 @@ class EdgeSink:
 
     def __init__(self, dtype: np.dtype, *, weighted: bool, memory_budget: int | None = None,
                  directory: str | os.PathLike[str] | None = None, chunk_edges: int = CHUNK_EDGES) -> None:
-        if memory_budget is not None and (not isinstance(memory_budget, int) or memory_budget < 0):
+        if memory_budget is not None and (not is_int(memory_budget) or memory_budget < 0):
             raise ValueError(f"memory_budget must be a number of bytes >= 0, got {memory_budget!r}")
-        if not isinstance(chunk_edges, int) or chunk_edges < 1:
+        if not is_int(chunk_edges) or chunk_edges < 1:
             raise ValueError(f"chunk_edges must be a positive integer, got {chunk_edges!r}")
         self.dtype = np.dtype(dtype)
         self.weighted = weighted

@@ -9,12 +9,13 @@ so a real model's neuron graph becomes small enough for networkx.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 import numpy as np
 
-from deepstruct.transform.compact import CompactGraph, VertexBlock
+from deepstruct.transform.blocks import VertexBlock
 
 __all__ = ["GraphSummary", "LayerSummary", "summarize", "collapse", "group_by_channel"]
 
@@ -63,13 +64,32 @@ class GraphSummary:
         return "\n".join(lines)
 
 
-def _block_of(graph: CompactGraph, starts: np.ndarray, idx: np.ndarray) -> np.ndarray | int:
+class EdgeGraph(Protocol):
+    """What :func:`summarize` and :func:`collapse` read of a graph: a :class:`~deepstruct.transform.CompactGraph`
+    (this module sits below it: ``CompactGraph.summary`` and ``CompactGraph.collapse`` call it)."""
+
+    blocks: list[VertexBlock]
+    unsupported: list[str]
+
+    @property
+    def num_vertices(self) -> int: ...
+
+    @property
+    def num_edges(self) -> int: ...
+
+    def chunks(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]: ...
+
+
+Graph = TypeVar("Graph", bound=EdgeGraph)
+
+
+def _block_of(graph: EdgeGraph, starts: np.ndarray, idx: np.ndarray) -> np.ndarray | int:
     lo, hi = int(idx.min()), int(idx.max())
     a, b = np.searchsorted(starts, [lo, hi], side="right") - 1
     return int(a) if a == b else np.searchsorted(starts, idx, side="right") - 1
 
 
-def summarize(graph: CompactGraph) -> GraphSummary:
+def summarize(graph: EdgeGraph) -> GraphSummary:
     """Summarise ``graph`` reading one chunk at a time (memory: a few integers per vertex and one chunk).
 
     Examples
@@ -142,7 +162,7 @@ def _groups(block: VertexBlock, grouping: Grouping) -> np.ndarray:
     return dense.astype(np.int64)
 
 
-def collapse(graph: CompactGraph, grouping: Grouping = "channel") -> CompactGraph:
+def collapse(graph: Graph, grouping: Grouping = "channel") -> Graph:
     """Merge each group of vertices of every block into one vertex; an edge ``A -> B`` of the result has the
     weight (an integer) of the number of connections from ``A``'s vertices to ``B``'s.
 
@@ -150,8 +170,8 @@ def collapse(graph: CompactGraph, grouping: Grouping = "channel") -> CompactGrap
     1-d blocks; see :func:`group_by_channel`), ``"block"`` (a vertex per block: a module-level view), a
     function ``VertexBlock -> array of group indices`` or a mapping ``block name -> array`` (blocks left out
     keep their neurons). Vertex ``k`` of a collapsed block is ``(block name, k)`` (explicit labels are kept
-    when a block is not collapsed). Reads one chunk at a time; memory: one integer per vertex of the graph
-    and the result.
+    when a block is not collapsed). The result is a graph of ``graph``'s class. Reads one chunk at a time;
+    memory: one integer per vertex of the graph and the result.
 
     Examples
     --------
@@ -186,5 +206,5 @@ def collapse(graph: CompactGraph, grouping: Grouping = "channel") -> CompactGrap
         c = np.bincount(inverse, weights=np.concatenate(counts)).astype(np.int64)
     else:
         k, c = np.empty(0, np.int64), np.empty(0, np.int64)
-    return CompactGraph(k // total, k % total, blocks, c, graph.unsupported, "grouped")
+    return type(graph)(k // total, k % total, blocks, c, graph.unsupported, "grouped")  # type: ignore[call-arg]
 
