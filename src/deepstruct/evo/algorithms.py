@@ -34,7 +34,7 @@ from deepstruct.evo.config import OBJECTIVES, AlgorithmConfig
 from deepstruct.genomes import Genome, GenomeLimits
 
 __all__ = ["Individual", "fitness_class", "Variation", "Strategy", "GenerationalGA", "MuPlusLambda", "NSGA2",
-           "AgingEvolution", "make_strategy", "make_hall_of_fame"]
+           "AgingEvolution", "make_strategy", "make_hall_of_fame", "GenomeForms"]
 
 
 #: ``known(genome) -> bool``: whether an isomorphic genome was evaluated already (see :meth:`Strategy.ask`).
@@ -48,23 +48,60 @@ def fitness_class(objectives: tuple[str, ...]) -> type[base.Fitness]:
                 {"weights": tuple(OBJECTIVES[name] for name in objectives)})
 
 
+class GenomeForms:
+    """One genome in the forms that exist of it, the :class:`~deepstruct.genomes.Genome` and its dict
+    (``to_dict()``), each made at most once, when first needed.
+
+    Clones of an individual share it, so a genome that arrived as a dict (a worker's re-encoded genome) is built
+    once for all of them, and only if a strategy reads it; a dict that was sent in a request is the one a
+    checkpoint writes. A dict given here comes from this process (a valid genome's ``to_dict()``), so it is built
+    without validating it again; files and a worker's input are validated where they are read.
+    """
+
+    __slots__ = ("_genome", "_data", "limits")
+
+    def __init__(self, genome: Genome | None = None, data: dict[str, Any] | None = None,
+                 limits: GenomeLimits | None = None) -> None:
+        if genome is None and data is None:
+            raise ValueError("GenomeForms needs a genome or its dict")
+        self._genome, self._data, self.limits = genome, data, limits
+
+    @property
+    def genome(self) -> Genome:
+        if self._genome is None:
+            self._genome = Genome.from_dict(self._data, limits=self.limits, validate=False)
+        return self._genome
+
+    @property
+    def data(self) -> dict[str, Any]:
+        if self._data is None:
+            self._data = self.genome.to_dict()
+        return self._data
+
+
 class Individual:
     """A genome with a DEAP fitness, its cache key, the reason of a penalty and evaluation statistics.
 
-    ``data`` may hold ``(genome, genome.to_dict())`` when that dict exists already (the request sent, the
-    re-encoded genome received), so that a checkpoint does not convert the genome again; it counts only while
-    ``genome`` is that very object (genomes are values: replaced, never edited).
+    The genome is held as :class:`GenomeForms` (``forms``): ``genome`` builds it from its dict when first read,
+    :meth:`genome_dict` converts it once; strategies treat genomes as values and replace, never edit, them.
     """
 
-    __slots__ = ("genome", "fitness", "key", "reason", "stats", "data")
+    __slots__ = ("forms", "fitness", "key", "reason", "stats")
 
     def __init__(self, genome: Genome, objectives: tuple[str, ...]) -> None:
-        self.genome = genome
+        self.forms = GenomeForms(genome)
         self.fitness = fitness_class(objectives)()
         self.key: str | None = None
         self.reason: str | None = None
         self.stats: dict[str, Any] = {}
-        self.data: tuple[Genome, dict[str, Any]] | None = None
+
+    @property
+    def genome(self) -> Genome:
+        return self.forms.genome
+
+    @genome.setter
+    def genome(self, genome: Genome) -> None:
+        self.forms = GenomeForms(genome)
 
     def __eq__(self, other: object) -> bool:  # used by DEAP halls of fame to find twins
         return isinstance(other, Individual) and self.key is not None and self.key == other.key
@@ -74,9 +111,9 @@ class Individual:
     def clone(self) -> Individual:
         """A copy that shares the genome: strategies treat genomes as values and replace, never edit, them."""
         other = Individual.__new__(Individual)
-        other.genome = self.genome
+        other.forms = self.forms
         other.fitness = copy.copy(self.fitness)  # DEAP fitness: a tuple of weighted values, copied shallowly
-        other.key, other.reason, other.stats, other.data = self.key, self.reason, self.stats, self.data
+        other.key, other.reason, other.stats = self.key, self.reason, self.stats
         return other
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Individual:  # DEAP's halls of fame deep-copy members
@@ -84,9 +121,7 @@ class Individual:
 
     def genome_dict(self) -> dict[str, Any]:
         """``genome.to_dict()``, converted once."""
-        if self.data is None or self.data[0] is not self.genome:
-            self.data = (self.genome, self.genome.to_dict())
-        return self.data[1]
+        return self.forms.data
 
     def to_dict(self) -> dict[str, Any]:
         return {"genome": self.genome_dict(), "values": list(self.fitness.values) if self.fitness.valid else None,
@@ -184,7 +219,7 @@ class Variation:
 def _invalidate(ind: Individual, genome: Genome) -> None:
     ind.genome = genome
     del ind.fitness.values
-    ind.key, ind.reason, ind.stats, ind.data = None, None, {}, None
+    ind.key, ind.reason, ind.stats = None, None, {}
 
 
 def tournament(population: Sequence[Individual], k: int, size: int, rng: np.random.Generator) -> list[Individual]:
