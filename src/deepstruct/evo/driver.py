@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from deepstruct.evo.algorithms import GenomeForms, Individual
 from deepstruct.evo.batching import plan_batches
 from deepstruct.evo.config import RunConfig
 from deepstruct.evo.evaluators import Evaluator
+from deepstruct.evo.individual import GenomeForms, Individual
 from deepstruct.evo.protocol import EvaluationRequest, EvaluationResult, genome_key, individual_seed
 from deepstruct.evo.store import RunStore
 from deepstruct.genomes import Genome
