@@ -21,87 +21,26 @@ them back with fitnesses and updates the population. DEAP supplies ``selBest``, 
 
 from __future__ import annotations
 
-import copy
 import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from functools import cache
 from typing import Any
 
 import numpy as np
-from deap import base, tools
+from deap import tools
 
-from deepstruct.evo.config import OBJECTIVES, AlgorithmConfig, ConfigError
+from deepstruct.evo.config import AlgorithmConfig, ConfigError
+from deepstruct.evo.individual import GenomeForms, Individual, fitness_class
 from deepstruct.genomes import Genome, GenomeLimits
 from deepstruct.operators import OPERATORS
 from deepstruct.operators.morphism import zero_new_edges
 
 __all__ = ["Individual", "fitness_class", "Variation", "Strategy", "GenerationalGA", "MuPlusLambda", "NSGA2",
-           "AgingEvolution", "RandomSearch", "make_strategy", "make_hall_of_fame"]
+           "AgingEvolution", "RandomSearch", "make_strategy", "make_hall_of_fame", "GenomeForms"]
 
 
 #: ``known(genome) -> bool``: whether an isomorphic genome was evaluated already (see :meth:`Strategy.ask`).
 Known = Callable[[Genome], bool] | None
-
-
-@cache
-def fitness_class(objectives: tuple[str, ...]) -> type[base.Fitness]:
-    """A DEAP fitness class whose weights follow the objectives (maximise accuracy, minimise sizes)."""
-    return type("Fitness_" + "_".join(objectives), (base.Fitness,),
-                {"weights": tuple(OBJECTIVES[name] for name in objectives)})
-
-
-class Individual:
-    """A genome with a DEAP fitness, its cache key, the reason of a penalty and evaluation statistics.
-
-    ``data`` may hold ``(genome, genome.to_dict())`` when that dict exists already (the request sent, the
-    re-encoded genome received), so that a checkpoint does not convert the genome again; it counts only while
-    ``genome`` is that very object (genomes are values: replaced, never edited).
-    """
-
-    __slots__ = ("genome", "fitness", "key", "reason", "stats", "data")
-
-    def __init__(self, genome: Genome, objectives: tuple[str, ...]) -> None:
-        self.genome = genome
-        self.fitness = fitness_class(objectives)()
-        self.key: str | None = None
-        self.reason: str | None = None
-        self.stats: dict[str, Any] = {}
-        self.data: tuple[Genome, dict[str, Any]] | None = None
-
-    def __eq__(self, other: object) -> bool:  # used by DEAP halls of fame to find twins
-        return isinstance(other, Individual) and self.key is not None and self.key == other.key
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def clone(self) -> Individual:
-        """A copy that shares the genome: strategies treat genomes as values and replace, never edit, them."""
-        other = Individual.__new__(Individual)
-        other.genome = self.genome
-        other.fitness = copy.copy(self.fitness)  # DEAP fitness: a tuple of weighted values, copied shallowly
-        other.key, other.reason, other.stats, other.data = self.key, self.reason, self.stats, self.data
-        return other
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> Individual:  # DEAP's halls of fame deep-copy members
-        return self.clone()
-
-    def genome_dict(self) -> dict[str, Any]:
-        """``genome.to_dict()``, converted once."""
-        if self.data is None or self.data[0] is not self.genome:
-            self.data = (self.genome, self.genome.to_dict())
-        return self.data[1]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"genome": self.genome_dict(), "values": list(self.fitness.values) if self.fitness.valid else None,
-                "key": self.key, "reason": self.reason, "stats": self.stats}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], objectives: tuple[str, ...], limits: GenomeLimits) -> Individual:
-        ind = cls(Genome.from_dict(data["genome"], limits=limits), objectives)
-        if data.get("values") is not None:
-            ind.fitness.values = tuple(data["values"])
-        ind.key, ind.reason, ind.stats = data.get("key"), data.get("reason"), dict(data.get("stats") or {})
-        return ind
 
 
 #: The operators a configuration may name (``algorithm.mutations``, ``algorithm.crossover``): a fixed table,
@@ -185,7 +124,7 @@ class Variation:
 def _invalidate(ind: Individual, genome: Genome) -> None:
     ind.genome = genome
     del ind.fitness.values
-    ind.key, ind.reason, ind.stats, ind.data = None, None, {}, None
+    ind.key, ind.reason, ind.stats = None, None, {}
 
 
 def tournament(population: Sequence[Individual], k: int, size: int, rng: np.random.Generator) -> list[Individual]:

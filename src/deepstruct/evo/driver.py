@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from deepstruct.evo.algorithms import Individual
 from deepstruct.evo.batching import plan_batches
 from deepstruct.evo.config import RunConfig
 from deepstruct.evo.evaluators import Evaluator
+from deepstruct.evo.individual import GenomeForms, Individual
 from deepstruct.evo.protocol import (
     EvaluationRequest,
     EvaluationResult,
@@ -92,9 +92,8 @@ class Driver:
         ind.fitness.values = result.values
         ind.reason = result.reason
         ind.stats = dict(result.stats)
-        if result.genome is not None:  # made by the worker from a valid genome (encode validates): trusted
-            ind.genome = Genome.from_dict(result.genome, limits=self.limits, validate=False)
-            ind.data = (ind.genome, result.genome)
+        if result.genome is not None:  # made by the worker from a valid genome (encode validates): trusted,
+            ind.forms = GenomeForms(data=result.genome, limits=self.limits)  # and built only when a strategy reads it
 
     def known(self, generation: int) -> Callable[[Genome], bool]:
         """``known(genome)``: whether an isomorphic genome was evaluated in a generation before ``generation``."""

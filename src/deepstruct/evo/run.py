@@ -31,6 +31,7 @@ from deepstruct.evo.fitness import evaluate_requests
 from deepstruct.evo.listeners import Budget, Checkpointer, ProgressListener
 from deepstruct.evo.progress import make_progress
 from deepstruct.evo.protocol import genome_key, individual_seed
+from deepstruct.evo.report import write_report
 from deepstruct.evo.state import RunState
 from deepstruct.evo.store import RunStore, read_config
 from deepstruct.evo.surrogate import JournalSurrogate
@@ -248,8 +249,6 @@ class EvolutionRun:
                 if self._evaluator is None:
                     evaluator.close()
         state.elapsed_s, state.started = state.seconds(), 0.0
-        if report:
-            from deepstruct.evo.report import write_report
-
+        if report:  # after the store is closed: the last checkpoint is on disk
             write_report(self.run_dir, task=self.task)
         return self
