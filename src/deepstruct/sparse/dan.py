@@ -12,6 +12,7 @@ from torch import nn
 from deepstruct.graph import CachedLayeredGraph
 from deepstruct.sparse._sizes import input_features, positive
 from deepstruct.sparse.masked_linear import MaskableModule, MaskedLinearLayer
+from deepstruct.sparse.structures import dan_structure
 
 __all__ = ["MaskedDeepDAN", "INTERFACE_KINDS"]
 
@@ -230,8 +231,9 @@ class MaskedDeepDAN(MaskableModule):
         return [(self.activation, list(range(len(self.layer_vertices[t]))))]
 
     def layer_outputs(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """The activations of every layer (``(batch, len(layer_vertices[t]))`` each) for the input ``x``."""
-        h = x.reshape(x.shape[0], -1)
+        """The activations of every layer (``(batch, len(layer_vertices[t]))`` each) for the input ``x``
+        (cast to the weights' dtype, e.g. ``float64`` from numpy)."""
+        h = x.reshape(x.shape[0], -1).to(self.output.weight.dtype)
         ys: list[torch.Tensor] = []
         for t, layer in enumerate(self.layers):
             parts = [ys[j] for j in self.feeding[t]]
@@ -251,7 +253,7 @@ class MaskedDeepDAN(MaskableModule):
                 [ys[j] for j in self.output_feeding], dim=1)
             parts.append(hidden.index_select(1, self.sink_positions) if self._gather_sinks else hidden)
         if self._input_columns[-1]:
-            parts.insert(0, x.reshape(x.shape[0], -1))
+            parts.insert(0, x.reshape(x.shape[0], -1).to(self.output.weight.dtype))
         return self.output(parts[0] if len(parts) == 1 else torch.cat(parts, dim=1))
 
     def edge_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -298,17 +300,14 @@ class MaskedDeepDAN(MaskableModule):
         return {"input": (np.concatenate(inputs), np.concatenate(vertices), np.concatenate(weights)),
                 "output": out, "direct": (cols.astype(np.int64), rows.astype(np.int64), w[rows, cols])}
 
-    def generate_structure(self, *, include_weights: bool = False) -> CachedLayeredGraph:
+    def generate_structure(self, include_input: bool = False, include_output: bool = False, *,
+                           include_weights: bool = False) -> CachedLayeredGraph:
         """The current structure, from the masks: every vertex of the structure, and exactly the edges whose
-        mask is set, with the structure's own vertex ids (and ``weight`` edge attributes if asked)."""
-        graph = CachedLayeredGraph()
-        graph.add_nodes_from(v for vs in self.layer_vertices for v in vs)
-        sources, targets, weights = self.edge_arrays()
-        if include_weights:
-            graph.add_weighted_edges_from(zip(sources.tolist(), targets.tolist(), weights.tolist(), strict=True))
-        else:
-            graph.add_edges_from(zip(sources.tolist(), targets.tolist(), strict=True))
-        return graph
+        mask is set, with the structure's own vertex ids (and ``weight`` edge attributes if asked).
+        ``include_input`` / ``include_output`` add the model inputs ``("input", i)`` and outputs
+        ``("output", j)`` with their set connections (see :mod:`deepstruct.sparse.structures`)."""
+        return dan_structure(self, include_input=include_input, include_output=include_output,
+                             include_weights=include_weights)
 
     def vertex_position(self, vertex: Hashable) -> tuple[int, int]:
         """``(layer, row)`` of ``vertex`` in this model's matrices."""

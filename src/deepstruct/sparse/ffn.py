@@ -7,8 +7,10 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from deepstruct.graph import CachedLayeredGraph
 from deepstruct.sparse._sizes import input_features, positive
 from deepstruct.sparse.masked_linear import MaskableModule, MaskedLinearLayer
+from deepstruct.sparse.structures import ffn_structure
 
 __all__ = ["MaskedDeepFFN"]
 
@@ -69,3 +71,10 @@ class MaskedDeepFFN(MaskableModule):
                 h = self.norms[i](h)
             h = self.activation(h)
         return self.output(h)
+
+    def generate_structure(self, include_input: bool = False, include_output: bool = False, *,
+                           include_weights: bool = False) -> CachedLayeredGraph:
+        """The hidden neurons' graph from the masks (inputs and outputs if asked); see
+        :func:`deepstruct.sparse.structures.ffn_structure`."""
+        return ffn_structure(self, include_input=include_input, include_output=include_output,
+                             include_weights=include_weights)
