@@ -20,9 +20,19 @@ from deepstruct.pruning.masks import (
     prune_by_magnitude,
     prune_random,
 )
+from deepstruct.pruning.saliency import (
+    PruningStrategy,
+    get_network_weight_count,
+    prune_layer_by_saliency,
+    prune_network_by_saliency,
+    set_distributed_saliency,
+    set_random_masks,
+    set_random_saliency,
+)
 
 __all__ = [
     "prune_by_magnitude", "prune_random", "density_report", "format_density_report", "output_layer",
     "iterative_magnitude_pruning", "PruningRound", "snapshot_weights", "rewind_weights", "reinitialize",
-    "masks_of", "set_masks",
+    "masks_of", "set_masks", "PruningStrategy", "prune_network_by_saliency", "prune_layer_by_saliency",
+    "set_random_saliency", "set_random_masks", "set_distributed_saliency", "get_network_weight_count",
 ]
