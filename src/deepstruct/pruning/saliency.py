@@ -25,7 +25,10 @@ from deepstruct.sparse.masked_linear import MaskedLinearLayer, maskable_layers
 
 __all__ = [
     "PruningStrategy", "prune_network_by_saliency", "prune_layer_by_saliency", "set_random_saliency",
-    "set_random_masks", "set_distributed_saliency", "get_network_weight_count",
+    "set_random_masks", "set_distributed_saliency", "get_network_weight_count", "find_network_threshold",
+    "reset_pruned_network", "magnitude_class_blinded", "magnitude_class_blinded_absolute", "magnitude_class_uniform",
+    "magnitude_class_uniform_absolute", "magnitude_class_distributed", "magnitude_class_distributed_absolute",
+    "random_pruning", "random_pruning_absolute",
 ]
 
 
@@ -150,3 +153,75 @@ def set_random_masks(module: nn.Module, *, generator: torch.Generator | None = N
 def get_network_weight_count(network: nn.Module) -> int:
     """Number of set connections over the masked layers of ``network``."""
     return sum(int(layer.mask.sum()) for layer in maskable_layers(network))
+
+
+def find_network_threshold(network: nn.Module, value: float, strategy: PruningStrategy) -> float:
+    """The saliency below which :func:`prune_network_by_saliency` prunes: the lowest saliency it keeps
+    (``inf`` when it prunes every set connection).
+
+    Examples
+    --------
+    >>> from deepstruct.sparse import MaskedLinearLayer
+    >>> layer = MaskedLinearLayer(4, 1)
+    >>> layer.saliency = torch.tensor([[0.4, 0.1, 0.3, 0.2]])
+    >>> round(find_network_threshold(layer, 50, PruningStrategy.PERCENTAGE), 6)
+    0.3
+    """
+    value = _check(value, strategy)
+    layers = maskable_layers(network)
+    active = torch.cat([layer.saliency.detach().reshape(-1).cpu()[layer.mask.reshape(-1).cpu()] for layer in layers]
+                       ) if layers else torch.empty(0)
+    ordered = torch.sort(active.double()).values
+    k = _count(ordered, value, strategy)
+    return float(ordered[k]) if k < ordered.numel() else math.inf
+
+
+def reset_pruned_network(network: nn.Module, *, generator: torch.Generator | None = None) -> None:
+    """Re-initialise the weights of every masked layer, keeping the masks (our ``reset_parameters`` always
+    keeps them)."""
+    for layer in maskable_layers(network):
+        layer.reset_parameters(generator=generator)
+
+
+def magnitude_class_blinded(network: nn.Module, percentage: float) -> None:
+    """Prune ``percentage`` percent of the set connections with the smallest ``|w|``, over the whole network."""
+    prune_network_by_saliency(network, percentage)
+
+
+def magnitude_class_blinded_absolute(network: nn.Module, number: int) -> None:
+    """Prune the ``number`` set connections with the smallest ``|w|``, over the whole network."""
+    prune_network_by_saliency(network, number, strategy=PruningStrategy.ABSOLUTE)
+
+
+def magnitude_class_uniform(network: nn.Module, percentage: float) -> None:
+    """Prune ``percentage`` percent of each layer's set connections, by ``|w|``."""
+    prune_layer_by_saliency(network, percentage)
+
+
+def magnitude_class_uniform_absolute(network: nn.Module, number: int) -> None:
+    """Prune about ``number`` connections by ``|w|``, shared among the layers by their set connections."""
+    prune_layer_by_saliency(network, number, strategy=PruningStrategy.ABSOLUTE)
+
+
+def magnitude_class_distributed(network: nn.Module, percentage: float) -> None:
+    """Prune ``percentage`` percent of the set connections by ``|w| / std(W)`` of their layer."""
+    set_distributed_saliency(network)
+    prune_network_by_saliency(network, percentage)
+
+
+def magnitude_class_distributed_absolute(network: nn.Module, number: int) -> None:
+    """Prune ``number`` set connections by ``|w| / std(W)`` of their layer."""
+    set_distributed_saliency(network)
+    prune_network_by_saliency(network, number, strategy=PruningStrategy.ABSOLUTE)
+
+
+def random_pruning(network: nn.Module, percentage: float, *, generator: torch.Generator | None = None) -> None:
+    """Prune ``percentage`` percent of the set connections at random (0.10 took a strategy object first)."""
+    set_random_saliency(network, generator=generator)
+    prune_network_by_saliency(network, percentage)
+
+
+def random_pruning_absolute(network: nn.Module, number: int, *, generator: torch.Generator | None = None) -> None:
+    """Prune ``number`` set connections at random."""
+    set_random_saliency(network, generator=generator)
+    prune_network_by_saliency(network, number, strategy=PruningStrategy.ABSOLUTE)

@@ -9,6 +9,7 @@ from deepstruct.sparse.masked_linear import (
     MaskedLinearLayer,
     init_by_fan_in_,
     maskable_layers,
+    maskable_layers_with_name,
 )
 from deepstruct.sparse.population import PopulationDAN, plan_batches
 from deepstruct.sparse.recurrent import MaskedGRU, MaskedLSTM, MaskedRNN, hidden_mask
@@ -17,4 +18,5 @@ __all__ = [
     "MaskedLinearLayer", "MaskableModule", "maskable_layers", "init_by_fan_in_",
     "MaskedDeepFFN", "MaskedDeepDAN", "DeepCellDAN", "ConvCell", "ReductionCell", "CellConstructor",
     "magnitude_threshold", "MaskedRNN", "MaskedLSTM", "MaskedGRU", "hidden_mask", "PopulationDAN", "plan_batches",
+    "maskable_layers_with_name",
 ]

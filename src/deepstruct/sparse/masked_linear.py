@@ -12,7 +12,7 @@ from torch import nn
 
 from deepstruct.sparse._sizes import magnitude_threshold, positive
 
-__all__ = ["MaskedLinearLayer", "MaskableModule", "maskable_layers", "init_by_fan_in_"]
+__all__ = ["MaskedLinearLayer", "MaskableModule", "maskable_layers", "maskable_layers_with_name", "init_by_fan_in_"]
 
 
 def init_by_fan_in_(
@@ -201,6 +201,10 @@ class MaskedLinearLayer(nn.Module):
                 keep &= self.mask
             self.mask.copy_(keep)
 
+    def get_weight_count(self) -> int:
+        """Number of set connections (deepstruct 0.10)."""
+        return int(self.mask.sum())
+
     @property
     def density(self) -> float:
         """Fraction of set connections."""
@@ -214,3 +218,8 @@ class MaskedLinearLayer(nn.Module):
 def maskable_layers(model: nn.Module) -> list[MaskedLinearLayer]:
     """Every masked layer in ``model`` (itself included), in module order, found in any container."""
     return [m for m in model.modules() if isinstance(m, MaskedLinearLayer)]
+
+
+def maskable_layers_with_name(model: nn.Module) -> list[tuple[str, MaskedLinearLayer]]:
+    """``(qualified name, layer)`` of every masked layer in ``model`` (``""`` for ``model`` itself)."""
+    return [(name, m) for name, m in model.named_modules() if isinstance(m, MaskedLinearLayer)]
