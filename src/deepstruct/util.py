@@ -94,5 +94,5 @@ def generate_hessian_inverse_fc(layer: MaskedLinearLayer, hessian_inverse_path: 
         for row in x:
             v = row.reshape(n, 1)
             hv = inverse @ v
-            inverse -= (hv @ hv.T) / (dataset_size + float(v.T @ hv))
+            inverse -= (hv @ hv.T) / (dataset_size + (v.T @ hv).item())
     np.save(hessian_inverse_path, inverse)

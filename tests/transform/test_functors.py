@@ -16,13 +16,12 @@ def _jacobian_edges(module: torch.nn.Module, shape: tuple[int, ...]) -> set[tupl
     return {(int(j), n_in + int(i)) for i, j in (jac != 0).nonzero().tolist()}
 
 
-CONFIGS = list(itertools.product([1, 2], [1, 3], [0, 1, "same", "valid"], [1, 2], [1, 2]))
+CONFIGS = [c for c in itertools.product([1, 2], [1, 3], [0, 1, "same", "valid"], [1, 2], [1, 2])
+           if not (c[2] == "same" and c[0] != 1)]  # torch refuses padding="same" with stride > 1
 
 
 @pytest.mark.parametrize("stride, kernel, padding, dilation, groups", CONFIGS)
 def test_conv_graph_is_the_jacobian_pattern(stride, kernel, padding, dilation, groups):
-    if padding == "same" and stride != 1:
-        pytest.skip("torch refuses padding='same' with stride > 1")
     torch.manual_seed(0)
     conv = torch.nn.Conv2d(2, 4, kernel, stride=stride, padding=padding, dilation=dilation, groups=groups)
     graph = Conv2dLayerFunctor(input_width=7, input_height=6).transform(conv)
