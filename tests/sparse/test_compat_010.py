@@ -33,6 +33,13 @@ def test_assigning_a_mask_checks_its_shape_and_stores_bool():
     assert bool(layer[0, 1]) and layer.get_weight_count() == 4
 
 
+def test_torch_func_can_still_swap_the_mask_buffer():
+    layer = MaskedLinearLayer(3, 2)
+    x = torch.ones(1, 3)
+    out = torch.func.functional_call(layer, {"mask": torch.zeros(2, 3, dtype=torch.bool)}, (x,))
+    assert torch.equal(out, layer.bias.detach().unsqueeze(0)) and layer.mask.all()
+
+
 def test_saliency_defaults_to_the_weight_magnitude_and_checks_its_shape():
     layer = MaskedLinearLayer(3, 2)
     assert torch.equal(layer.saliency, layer.weight.detach().abs())

@@ -9,6 +9,8 @@ keep.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -58,6 +60,12 @@ class LearnableMaskLinearLayer(MaskedLinearLayer):
         self._mask = nn.Parameter(torch.empty(out_features, in_features, 2))
         self.set_mask(torch.ones(out_features, in_features, dtype=torch.bool) if mask is None else mask)
         self.reset_parameters(generator=generator)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "mask":
+            self.set_mask(value)
+        else:
+            super().__setattr__(name, value)
 
     @property
     def mask(self) -> torch.Tensor:  # type: ignore[override]

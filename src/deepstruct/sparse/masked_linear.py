@@ -150,7 +150,10 @@ class MaskedLinearLayer(nn.Module):
         self.mask.copy_(mask.to(device=self.mask.device) != 0)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name == "mask" and "weight" in self._parameters:
+        # a bool tensor of the weight's shape replaces the buffer as in nn.Module (torch.func swaps buffers
+        # so); anything else goes through set_mask, which checks the shape and stores bool
+        if name == "mask" and "weight" in self._parameters and not (
+                isinstance(value, torch.Tensor) and value.dtype == torch.bool and value.shape == self.weight.shape):
             self.set_mask(value)
         else:
             super().__setattr__(name, value)
