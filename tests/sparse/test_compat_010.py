@@ -123,3 +123,14 @@ def test_dan_structure_with_inputs_and_outputs_rebuilds_the_same_model():
     rebuilt = MaskedDeepDAN(6, 3, full)
     assert set(rebuilt.generate_structure().edges) == set(structure.edges)
     assert set(model.generate_structure(include_output=True)) == set(structure) | {("output", j) for j in range(3)}
+
+
+@pytest.mark.parametrize("mask_as_params", [False, True])
+def test_reset_parameters_keeps_the_mask_unless_asked(mask_as_params):
+    layer = MaskedLinearLayer(6, 4, mask_as_params=mask_as_params)
+    layer.mask = torch.rand(4, 6) < 0.5
+    mask = layer.mask.clone()
+    layer.reset_parameters(generator=torch.Generator().manual_seed(0))
+    assert torch.equal(layer.mask, mask)
+    layer.reset_parameters(keep_mask=False)
+    assert layer.mask.all()

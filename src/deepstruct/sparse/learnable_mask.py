@@ -88,7 +88,9 @@ class LearnableMaskLinearLayer(MaskedLinearLayer):
             self._mask[..., 1] = kept * _LOGIT_HIGH + (1 - kept) * _LOGIT_LOW
             self._mask[..., 0] = kept * _LOGIT_LOW + (1 - kept) * _LOGIT_HIGH
 
-    def reset_parameters(self, *, generator: torch.Generator | None = None) -> None:
+    def reset_parameters(self, keep_mask: bool = True, *, generator: torch.Generator | None = None) -> None:
+        if not keep_mask:
+            self.set_mask(torch.ones_like(self.weight, dtype=torch.bool))
         init_by_fan_in_(self.weight, self.bias, self.mask, generator=generator)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -136,8 +136,13 @@ class MaskedLinearLayer(nn.Module):
             self.set_mask(mask)
         self.reset_parameters(generator=generator)
 
-    def reset_parameters(self, *, generator: torch.Generator | None = None) -> None:
-        """Initialise weights by each neuron's real fan-in (see :func:`init_by_fan_in_`)."""
+    def reset_parameters(self, keep_mask: bool = True, *, generator: torch.Generator | None = None) -> None:
+        """Initialise weights by each neuron's real fan-in (see :func:`init_by_fan_in_`).
+
+        The mask is kept unless ``keep_mask=False`` (which sets every connection first, deepstruct 0.10's default).
+        """
+        if not keep_mask:
+            self.set_mask(torch.ones_like(self.weight, dtype=torch.bool))
         init_by_fan_in_(self.weight, self.bias, self.mask, generator=generator)
 
     def set_mask(self, mask: torch.Tensor) -> None:
