@@ -11,6 +11,7 @@ MODULES = [name for package in PACKAGES for name in [f"deepstruct.{package}", *(
     info.name for info in pkgutil.walk_packages(importlib.import_module(f"deepstruct.{package}").__path__,
                                                 f"deepstruct.{package}."))]]
 MODULES += ["deepstruct.batch_plan", "deepstruct._validation"]
+MODULES += ["deepstruct.util", "deepstruct.recurrent", "deepstruct.scalable"]  # deepstruct 0.10's modules
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -11,7 +11,8 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("graph", "sparse", "pruning", "transform", "genomes", "operators", "evo", "cli", "batch_plan")
+_SUBMODULES = ("graph", "sparse", "pruning", "transform", "genomes", "operators", "evo", "cli", "batch_plan", "util",
+               "recurrent", "scalable")
 
 
 def __getattr__(name: str) -> Any:

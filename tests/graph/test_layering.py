@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from deepstruct.graph import CachedLayeredGraph, LabeledDAG, adjacency_dicts, compute_layers, orient
+from deepstruct.graph import AcyclicLayeredGraph, CachedLayeredGraph, adjacency_dicts, compute_layers, orient
 from tests.strategies import random_dags
 
 
@@ -112,7 +112,7 @@ def test_compute_layers_names_the_cycle_of_a_graph_and_refuses_undirected_ones()
         compute_layers({0: {}})
 
 
-@pytest.mark.parametrize("cls", [nx.DiGraph, CachedLayeredGraph, LabeledDAG])
+@pytest.mark.parametrize("cls", [nx.DiGraph, CachedLayeredGraph, AcyclicLayeredGraph])
 def test_adjacency_dicts_are_the_graphs_own_neighbourhoods(cls):
     g = cls([(0, 1, {"weight": 0.5}), (0, 2), (2, 1)])
     g.add_node(3)
@@ -132,7 +132,7 @@ def test_empty_graph_is_an_error():
 
 
 def test_labeled_dag_refuses_cycles_and_keeps_its_edges():
-    dag = LabeledDAG([(0, 1), (1, 2)])
+    dag = AcyclicLayeredGraph([(0, 1), (1, 2)])
     with pytest.raises(ValueError, match="cycle"):
         dag.add_edge(2, 0)
     with pytest.raises(ValueError, match="cycle"):

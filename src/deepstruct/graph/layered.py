@@ -1,16 +1,18 @@
-"""Layered views of directed acyclic graphs: ``LayeredGraph``, ``CachedLayeredGraph`` and ``LabeledDAG``."""
+"""Layered views of directed acyclic graphs: ``LayeredGraph``, ``CachedLayeredGraph`` and ``AcyclicLayeredGraph``."""
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Iterable
-from typing import Any
+from typing import Any, cast
 
 import networkx as nx
 
+from deepstruct.graph.graphml import read_structure, write_structure
 from deepstruct.graph.layering import compute_layers, find_cycle_message
 
-__all__ = ["LayeredGraph", "CachedLayeredGraph", "LabeledDAG"]
+__all__ = ["LayeredGraph", "CachedLayeredGraph", "AcyclicLayeredGraph"]
 
 
 class LayeredGraph(ABC):
@@ -63,6 +65,27 @@ class LayeredGraph(ABC):
     def layer_connected(self, layer_source: int, layer_target: int) -> bool:
         """Whether at least one edge goes from ``layer_source`` into ``layer_target``."""
         return self.layer_connection_size(layer_source, layer_target) > 0
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the structure to a GraphML file (vertex ids and scalar attributes kept; see
+        :mod:`deepstruct.graph.graphml`)."""
+        write_structure(cast(nx.DiGraph, self), path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> CachedLayeredGraph:
+        """Read a structure written by :meth:`save` (or by deepstruct 0.10) into a ``CachedLayeredGraph``
+        (into ``cls`` when ``cls`` is a ``CachedLayeredGraph`` subclass).
+
+        Examples
+        --------
+        >>> import tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "s.graphml")
+        >>> CachedLayeredGraph([(0, ("a", 1))]).save(path)
+        >>> sorted(CachedLayeredGraph.load(path).edges)
+        [(0, ('a', 1))]
+        """
+        factory = cls if isinstance(cls, type) and issubclass(cls, CachedLayeredGraph) else CachedLayeredGraph
+        return read_structure(path, factory)
 
 
 class _LayerIndex:
@@ -162,6 +185,11 @@ class CachedLayeredGraph(nx.DiGraph, LayeredGraph):
     def layer_connection_size(self, layer_source: int, layer_target: int) -> int:
         return self._index().connections.get((layer_source, layer_target), 0)
 
+    @property
+    def _has_changed(self) -> bool:
+        """Whether the layer index will be recomputed on next use (deepstruct 0.10's flag)."""
+        return self._layer_index is None
+
     def layer_index(self) -> dict[Hashable, int]:
         """The layer of every vertex, as a dict (a copy)."""
         return dict(self._index().layer_of)
@@ -188,12 +216,15 @@ for _name in CachedLayeredGraph._MUTATORS:
 del _name
 
 
-class LabeledDAG(CachedLayeredGraph):
+class AcyclicLayeredGraph(CachedLayeredGraph):
     """A ``CachedLayeredGraph`` that stays acyclic: adding an edge that closes a cycle raises ``ValueError``.
+
+    (Called ``LabeledDAG`` before; that name is deepstruct 0.10's auto-labelled DAG again, see
+    :class:`deepstruct.graph.LabeledDAG`.)
 
     Examples
     --------
-    >>> dag = LabeledDAG([(0, 1), (1, 2)])
+    >>> dag = AcyclicLayeredGraph([(0, 1), (1, 2)])
     >>> dag.add_edge(2, 0)
     Traceback (most recent call last):
     ...

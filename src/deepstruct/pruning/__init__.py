@@ -21,9 +21,32 @@ from deepstruct.pruning.masks import (
     prune_by_magnitude,
     prune_random,
 )
+from deepstruct.pruning.saliency import (
+    PruningStrategy,
+    find_network_threshold,
+    get_network_weight_count,
+    magnitude_class_blinded,
+    magnitude_class_blinded_absolute,
+    magnitude_class_distributed,
+    magnitude_class_distributed_absolute,
+    magnitude_class_uniform,
+    magnitude_class_uniform_absolute,
+    prune_layer_by_saliency,
+    prune_network_by_saliency,
+    random_pruning,
+    random_pruning_absolute,
+    reset_pruned_network,
+    set_distributed_saliency,
+    set_random_masks,
+    set_random_saliency,
+)
 
 __all__ = [
     "prune_by_magnitude", "prune_random", "density_report", "format_density_report", "output_layer",
     "iterative_magnitude_pruning", "PruningRound", "snapshot_weights", "rewind_weights", "reinitialize",
-    "masks_of", "set_masks", "SCOPES",
+    "masks_of", "set_masks", "SCOPES", "PruningStrategy", "prune_network_by_saliency", "prune_layer_by_saliency",
+    "set_random_saliency", "set_random_masks", "set_distributed_saliency", "get_network_weight_count",
+    "find_network_threshold", "reset_pruned_network", "magnitude_class_blinded", "magnitude_class_blinded_absolute",
+    "magnitude_class_uniform", "magnitude_class_uniform_absolute", "magnitude_class_distributed",
+    "magnitude_class_distributed_absolute", "random_pruning", "random_pruning_absolute",
 ]

@@ -14,6 +14,7 @@ from deepstruct.graph import CachedLayeredGraph
 from deepstruct.sparse._sizes import input_features
 from deepstruct.sparse.connections import MatrixConnections, edges_by_kind
 from deepstruct.sparse.masked_linear import MaskableModule, MaskedLinearLayer
+from deepstruct.sparse.structures import dan_structure
 
 __all__ = ["MaskedDeepDAN", "INTERFACE_KINDS"]
 
@@ -234,8 +235,9 @@ class MaskedDeepDAN(MaskableModule):
         return [(self.activation, list(range(len(self.layer_vertices[t]))))]
 
     def layer_outputs(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """The activations of every layer (``(batch, len(layer_vertices[t]))`` each) for the input ``x``."""
-        h = x.reshape(x.shape[0], -1)
+        """The activations of every layer (``(batch, len(layer_vertices[t]))`` each) for the input ``x``
+        (cast to the weights' dtype, e.g. ``float64`` from numpy)."""
+        h = x.reshape(x.shape[0], -1).to(self.output.weight.dtype)
         ys: list[torch.Tensor] = []
         for t, layer in enumerate(self.layers):
             parts = [ys[j] for j in self.feeding[t]]
@@ -255,7 +257,7 @@ class MaskedDeepDAN(MaskableModule):
                 [ys[j] for j in self.output_feeding], dim=1)
             parts.append(hidden.index_select(1, self.sink_positions) if self._gather_sinks else hidden)
         if self._input_columns[-1]:
-            parts.insert(0, x.reshape(x.shape[0], -1))
+            parts.insert(0, x.reshape(x.shape[0], -1).to(self.output.weight.dtype))
         return self.output(parts[0] if len(parts) == 1 else torch.cat(parts, dim=1))
 
     def connections(self, threshold: float | None = None) -> list[MatrixConnections]:
@@ -291,17 +293,14 @@ class MaskedDeepDAN(MaskableModule):
         arrays = self._edges_by_kind()
         return {kind: arrays[kind] for kind in ("input", "output", "direct")}
 
-    def generate_structure(self, *, include_weights: bool = False) -> CachedLayeredGraph:
+    def generate_structure(self, include_input: bool = False, include_output: bool = False, *,
+                           include_weights: bool = False) -> CachedLayeredGraph:
         """The current structure, from the masks: every vertex of the structure, and exactly the edges whose
-        mask is set, with the structure's own vertex ids (and ``weight`` edge attributes if asked)."""
-        graph = CachedLayeredGraph()
-        graph.add_nodes_from(v for vs in self.layer_vertices for v in vs)
-        sources, targets, weights = self.edge_arrays()
-        if include_weights:
-            graph.add_weighted_edges_from(zip(sources.tolist(), targets.tolist(), weights.tolist(), strict=True))
-        else:
-            graph.add_edges_from(zip(sources.tolist(), targets.tolist(), strict=True))
-        return graph
+        mask is set, with the structure's own vertex ids (and ``weight`` edge attributes if asked).
+        ``include_input`` / ``include_output`` add the model inputs ``("input", i)`` and outputs
+        ``("output", j)`` with their set connections (see :mod:`deepstruct.sparse.structures`)."""
+        return dan_structure(self, include_input=include_input, include_output=include_output,
+                             include_weights=include_weights)
 
     def vertex_position(self, vertex: Hashable) -> tuple[int, int]:
         """``(layer, row)`` of ``vertex`` in this model's matrices."""

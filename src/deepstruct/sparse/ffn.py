@@ -8,9 +8,11 @@ import torch
 from torch import nn
 
 from deepstruct._validation import check_int
+from deepstruct.graph import CachedLayeredGraph
 from deepstruct.sparse._sizes import input_features
 from deepstruct.sparse.connections import MatrixConnections
 from deepstruct.sparse.masked_linear import MaskableModule, MaskedLinearLayer
+from deepstruct.sparse.structures import ffn_structure
 
 __all__ = ["MaskedDeepFFN"]
 
@@ -86,3 +88,9 @@ class MaskedDeepFFN(MaskableModule):
             start += layer.in_features
         return out
 
+    def generate_structure(self, include_input: bool = False, include_output: bool = False, *,
+                           include_weights: bool = False) -> CachedLayeredGraph:
+        """The hidden neurons' graph from the masks (inputs and outputs if asked); see
+        :func:`deepstruct.sparse.structures.ffn_structure`."""
+        return ffn_structure(self, include_input=include_input, include_output=include_output,
+                             include_weights=include_weights)

@@ -10,6 +10,7 @@ and streamed to a graph directory past it (:mod:`deepstruct.transform.storage` d
 """
 
 from deepstruct.transform.compact import CompactGraph, VertexBlock, load_graph, save_graphml, save_json, to_json
+from deepstruct.transform.functors import Conv2dLayerFunctor, ForgetfulFunctor, LinearLayerFunctor
 from deepstruct.transform.graph_transform import GraphTransform, UnsupportedOperationWarning, strip_io
 from deepstruct.transform.masked import extract_masked_dan, extract_masked_ffn
 from deepstruct.transform.summary import GraphSummary, LayerSummary, collapse, group_by_channel, summarize
@@ -19,4 +20,5 @@ __all__ = [
     "GraphTransform", "CompactGraph", "VertexBlock", "UnsupportedOperationWarning", "TraceFailure",
     "extract_masked_dan", "extract_masked_ffn", "to_json", "save_json", "save_graphml", "strip_io",
     "load_graph", "summarize", "collapse", "group_by_channel", "GraphSummary", "LayerSummary",
+    "ForgetfulFunctor", "LinearLayerFunctor", "Conv2dLayerFunctor",
 ]

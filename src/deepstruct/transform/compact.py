@@ -17,6 +17,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
+from deepstruct.graph import CachedLayeredGraph
 from deepstruct.transform.blocks import VertexBlock
 from deepstruct.transform.storage import (
     EdgeChunk,
@@ -172,8 +173,10 @@ class CompactGraph:
 
     # --- conversions -----------------------------------------------------------------------------------------
     def to_networkx(self, *, include_weights: bool = True, max_edges: int | None = None) -> nx.DiGraph:
-        """A networkx DAG with vertex attributes ``layer``, ``module``, ``neuron``, ``kind`` and, if the
-        extraction kept them and ``include_weights``, a ``weight`` edge attribute.
+        """A networkx DAG (a :class:`~deepstruct.graph.CachedLayeredGraph`, so ``num_layers``,
+        ``get_layer_size`` etc. answer by longest path) with vertex attributes ``layer``, ``module``,
+        ``neuron``, ``kind`` and, if the extraction kept them and ``include_weights``, a ``weight`` edge
+        attribute.
 
         Refuses (``ValueError``) a graph of more than ``max_edges`` edges (default: what half the machine's
         memory holds at about 500 bytes per networkx edge); :meth:`collapse` shrinks a graph that does not fit.
@@ -183,8 +186,8 @@ class CompactGraph:
             raise ValueError(f"the graph has {self.num_edges:,} edges and {self.num_vertices:,} vertices, more than "
                              f"networkx can hold here (limit {limit:,} edges, about {NX_BYTES_PER_EDGE} bytes each); "
                              "use summary() or collapse() to analyse it, or pass max_edges")
-        graph = nx.DiGraph(complete=self.complete, unsupported=",".join(self.unsupported),
-                           granularity=self.granularity)
+        graph = CachedLayeredGraph(complete=self.complete, unsupported=",".join(self.unsupported),
+                                   granularity=self.granularity)
         items = list(self._vertex_items())
         graph.add_nodes_from(items)
         ids = np.empty(len(items), dtype=object)
