@@ -255,8 +255,15 @@ def _one_line(text: str) -> str:
                    for c in text)
 
 
+#: The longest error message printed (a value read from a file may be megabytes long).
+MAX_MESSAGE = 600
+
+
 def _error(message: str) -> None:
-    print(f"deepstruct: error: {_one_line(message)}", file=sys.stderr)
+    line = _one_line(message[: MAX_MESSAGE * 4])
+    if len(line) > MAX_MESSAGE:
+        line = f"{line[: MAX_MESSAGE - 20]}... ({len(message)} characters)"
+    print(f"deepstruct: error: {line}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -276,14 +283,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DiskFull as exc:
         _error(str(exc))
         return 1
-    except OSError as exc:  # report or extract on a full disk (a run's own writes are DiskFull)
-        if exc.errno not in NO_SPACE:
-            raise
-        _error(f"no space left on device{f' writing {exc.filename}' if exc.filename else ''}")
+    except OSError as exc:  # report or extract on a full disk (a run's own writes are DiskFull), a read-only
+        # directory, a path below a regular file: one line naming the file
+        where = f": {exc.filename}" if exc.filename else ""
+        if exc.errno in NO_SPACE:
+            _error(f"no space left on device{f' writing {exc.filename}' if exc.filename else ''}")
+        else:
+            _error(f"{exc.strerror or type(exc).__name__}{where}")
         return 1
+    except ValueError as exc:  # a file refused on the way (not a regular file, damaged, too large)
+        _error(str(exc))
+        return 2
     except KeyboardInterrupt:
         print("deepstruct: interrupted; continue with `deepstruct resume RUN_DIR`", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - never a traceback for a user (MemoryError, RecursionError too)
+        _error(f"unexpected {type(exc).__name__}: {exc} (please report this with the command line)")
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

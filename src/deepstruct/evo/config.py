@@ -321,14 +321,16 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Ru
     """
     path = Path(path)
     where = f"config file {str(path)!r}"
+    from deepstruct.safe_files import UnsafeFileError, read_regular
+
     try:
-        raw = path.read_bytes()
+        raw = read_regular(path, MAX_CONFIG_BYTES, what="config file")  # a FIFO or /dev/zero is refused at once
     except FileNotFoundError:
         raise ConfigError(f"{where} does not exist") from None
+    except UnsafeFileError as exc:
+        raise ConfigError(f"{exc} (a run configuration is a TOML file of at most {MAX_CONFIG_BYTES} bytes)") from None
     except OSError as exc:
         raise ConfigError(f"{where} cannot be read: {exc.strerror}") from None
-    if len(raw) > MAX_CONFIG_BYTES:
-        raise ConfigError(f"{where} holds {len(raw)} bytes, over the {MAX_CONFIG_BYTES} a run configuration may have")
     try:
         text = raw.decode("utf-8-sig")  # a byte-order mark (as some editors write) is dropped
         _check_key_depth(text, where)

@@ -18,6 +18,7 @@ journalled result is checked against its genome when it is first used. Whatever 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,8 @@ from deepstruct.evo import persistence as files
 from deepstruct.evo.config import ConfigError, RunConfig, config_to_toml
 from deepstruct.evo.protocol import EvaluationRequest, EvaluationResult, genome_key
 
-__all__ = ["RunStore", "CachedResult", "CHECKPOINT_SCHEMA", "CHECKPOINT_VERSION", "validate_checkpoint"]
+__all__ = ["RunStore", "CachedResult", "CHECKPOINT_SCHEMA", "CHECKPOINT_VERSION", "validate_checkpoint",
+           "lock_run_dir"]
 
 CHECKPOINT_SCHEMA = "deepstruct.evo.checkpoint"
 CHECKPOINT_VERSION = 3  # 3: sealed (a "checksum" member; journal lines have a "sum")
@@ -109,7 +111,7 @@ class RunStore:
         one a resumed run starts from), open the journal for appending."""
         self.config = config
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self._lock = _lock(self.run_dir)  # before anything in the directory changes: a live run keeps its files
+        self._lock = lock_run_dir(self.run_dir)  # before anything in the directory changes: a live run keeps its files
         try:
             for stale in self.run_dir.glob(".*.tmp"):
                 stale.unlink(missing_ok=True)
@@ -301,11 +303,21 @@ def read_config(run_dir: Path) -> RunConfig:
         raise ConfigError(f"{path}: {exc}") from None
 
 
-def _lock(run_dir: Path) -> Any:
-    """An exclusive lock on the run directory (released when the returned file is closed)."""
+def lock_run_dir(run_dir: Path) -> Any:
+    """An exclusive lock on the run directory (released when the returned file is closed); a
+    :class:`ConfigError` when another process holds it or the directory cannot hold a lock file (read-only, not a
+    directory, ``.lock`` a symlink or a FIFO)."""
     import fcntl
 
-    handle = open(run_dir / ".lock", "w")
+    from deepstruct.safe_files import UnsafeFileError, open_lock_file
+
+    try:
+        handle = os.fdopen(open_lock_file(run_dir / ".lock"), "w")
+    except UnsafeFileError as exc:
+        raise ConfigError(str(exc)) from None
+    except OSError as exc:
+        raise ConfigError(f"{str(run_dir)[:200]} cannot hold a run: its lock file cannot be created "
+                          f"({exc.strerror})") from None
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:

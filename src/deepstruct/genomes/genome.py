@@ -29,6 +29,8 @@ __all__ = ["Genome", "GenomeLimits", "GenomeError", "SCHEMA_VERSION", "ACTIVATIO
            "copy_graph", "attribute_problem"]
 
 SCHEMA_VERSION = 2
+#: The largest ``next_id`` of a genome file: every id is below it and fits GraphML's 18-digit integers.
+MAX_NEXT_ID = 10**18 - 1
 """The version of genome files this deepstruct writes; it reads versions 1 and 2 (version 1, without an
 explicit interface, is migrated on read to the dense interface: every source reads every input, every sink
 feeds every output)."""
@@ -375,8 +377,8 @@ class Genome(InterfaceMixin):
         if len(edges) > limits.max_edges:
             raise GenomeError(f"the genome has {len(edges)} edges, over the limit {limits.max_edges}")
         next_id = data.get("next_id")
-        if isinstance(next_id, bool) or not isinstance(next_id, int):
-            raise GenomeError(f"next_id must be an int, got {next_id!r}")
+        if isinstance(next_id, bool) or not isinstance(next_id, int) or not 0 <= next_id <= MAX_NEXT_ID:
+            raise GenomeError(f"next_id must be an int in [0, 10**18 - 1] (as GraphML), got {str(next_id)[:40]}")
         graph = nx.DiGraph()
         for i, entry in enumerate(vertices):
             if not isinstance(entry, dict) or "id" not in entry:
