@@ -34,8 +34,17 @@ __all__ = [
 #: Objective name -> DEAP weight (+1 maximise, -1 minimise).
 OBJECTIVES: dict[str, float] = {
     "accuracy": 1.0, "loss": -1.0, "params": -1.0, "edges": -1.0, "vertices": -1.0, "depth": -1.0, "density": -1.0,
+    "connections": -1.0, "interface_edges": -1.0,
 }
+# sizes are those of deepstruct.genomes.size: edges = hidden-to-hidden edges, interface_edges = input/output
+# edges, connections = both, params = connections + biases, vertices = hidden vertices, depth = hidden layers
 ALGORITHMS = ("ga", "mu_plus_lambda", "nsga2", "aging")
+# Realistic upper limits (a typo like --population 1000000000 is refused before any memory is taken; the memory a
+# run needs is estimated before it starts: deepstruct.evo.budget).
+MAX_POPULATION = 100_000  # algorithm.population and algorithm.offspring
+MAX_GENERATIONS = 1_000_000
+MAX_EPOCHS = 100_000
+MAX_SEEDS = 100  # training repeats per individual
 MODES = ("lamarckian", "baldwinian", "none")
 EVALUATORS = ("serial", "ray")
 PHENOTYPES = ("dan", "ffn", "auto")
@@ -122,8 +131,8 @@ class TrainingConfig:
     device: str = "auto"  # where training runs: auto (a GPU if there is one), cpu or cuda
 
     def __post_init__(self) -> None:
-        _int("training.epochs", self.epochs)
-        _int("training.seeds", self.seeds)
+        _int("training.epochs", self.epochs, 1, MAX_EPOCHS)
+        _int("training.seeds", self.seeds, 1, MAX_SEEDS)
         _int("training.batch_size", self.batch_size)
         _float("training.learning_rate", self.learning_rate, 0.0, 10.0, open_low=True)
         _float("training.weight_decay", self.weight_decay, 0.0, 1.0)
@@ -175,9 +184,9 @@ class AlgorithmConfig:
         if self.asynchronous and self.name != "aging":
             raise ConfigError(f"algorithm.asynchronous needs algorithm.name = 'aging' (got {_r(self.name)}): "
                               "only aging evolution is steady-state")
-        _int("algorithm.population", self.population, 2)
-        _int("algorithm.generations", self.generations, 0)
-        _int("algorithm.offspring", self.offspring, 0)
+        _int("algorithm.population", self.population, 2, MAX_POPULATION)
+        _int("algorithm.generations", self.generations, 0, MAX_GENERATIONS)
+        _int("algorithm.offspring", self.offspring, 0, MAX_POPULATION)
         _float("algorithm.crossover_prob", self.crossover_prob, 0.0, 1.0)
         _float("algorithm.mutation_prob", self.mutation_prob, 0.0, 1.0)
         _int("algorithm.max_mutations", self.max_mutations)

@@ -283,7 +283,7 @@ class RunStore:
     def read_checkpoint(self) -> dict[str, Any] | None:
         """The validated checkpoint (without its seal), or ``None`` when the run has none yet."""
         path = self.run_dir / files.CHECKPOINT
-        if not path.is_file():
+        if not path.exists() and not path.is_symlink():  # anything else there (a FIFO) is read and refused
             return None
         try:
             data = files.read_json(path)
@@ -298,9 +298,13 @@ def read_config(run_dir: Path) -> RunConfig:
     if not path.is_file():
         raise ConfigError(f"{run_dir} is not a run directory (no {files.CONFIG})")
     try:
-        return RunConfig.from_dict(files.read_json(path))
+        config = RunConfig.from_dict(files.read_json(path))
     except ValueError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+    from deepstruct.evo.run_config_files import check_config_files
+
+    check_config_files(run_dir, config)  # config.toml is config.json's copy: an edit of it is refused
+    return config
 
 
 def lock_run_dir(run_dir: Path) -> Any:
