@@ -114,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="(re)write logbook.csv, best genomes and plots of a run")
     report.add_argument("run_dir")
     report.add_argument("--task", help=_TASK_AGAIN)
+    report.add_argument("--retrain", action="store_true",
+                        help="train the best genome again for best_model.pt even when the run saved it (default: "
+                             "reuse it)")
     extract = sub.add_parser("extract", help="the graph of a saved model (best_model.pt)")
     extract.add_argument("model_file")
     extract.add_argument("--out", help="output stem (default: next to the model file)")
@@ -164,6 +167,7 @@ def _evolve(args: argparse.Namespace) -> int:
     run = EvolutionRun(config, progress=not args.no_progress, allow_import=trusted)
     if (run.run_dir / "config.json").exists():
         raise UsageError(f"out: {run.run_dir} already holds a run; resume it with `deepstruct resume {run.run_dir}`")
+    _check_memory(run)
     if args.check:
         from deepstruct.evo.config import config_to_toml
 
@@ -174,6 +178,16 @@ def _evolve(args: argparse.Namespace) -> int:
     print(f"deepstruct: run directory {run.run_dir} ({config.task.name}, {config.algorithm.name}, "
           f"{config.evaluator.kind} evaluator)", file=sys.stderr)
     return _finish(_run(run))
+
+
+def _check_memory(run: Any) -> None:
+    """Refuse a run whose genomes and batches would not fit in this machine's memory; say what it will take."""
+    from deepstruct.evo.budget import check_fits, estimate
+
+    data = sum(int(getattr(a, "nbytes", 0)) for a in run.task.arrays().values())
+    found = estimate(run.config, run.task.num_inputs, run.task.num_classes, data)
+    check_fits(found)
+    print(f"deepstruct: {found.describe()}", file=sys.stderr)
 
 
 def _run(run: Any) -> Any:
@@ -197,8 +211,9 @@ def _finish(run: Any) -> int:
 
     for line in summary_lines(run.run_dir):
         print(line)
-    print(f"results in {run.run_dir}: config.toml, checkpoint.json, journal.jsonl, logbook.csv, best/, "
-          "best_model.pt, fitness.png, pareto.png, best_network.png")
+    names = ["config.toml", "checkpoint.json", "journal.jsonl", "logbook.csv", "best/", "best_model.pt",
+             "fitness.png", "pareto.png", "best_network.png"]
+    print(f"results in {run.run_dir}: {', '.join(n for n in names if (run.run_dir / n.rstrip('/')).exists())}")
     return 0
 
 
@@ -209,9 +224,29 @@ def _resume(args: argparse.Namespace) -> int:
     overrides = {f"evaluator.{name}": getattr(args, key) for key, name in
                  (("evaluator", "kind"), ("workers", "workers"), ("address", "address"))
                  if getattr(args, key) is not None}
-    task = _named_again(args, read_config(Path(args.run_dir)), args.run_dir)  # the config resume reads
-    return _finish(_run(EvolutionRun.resume(args.run_dir, evaluator_overrides=overrides,
-                                            progress=not args.no_progress, task=task)))
+    from deepstruct.evo.store import lock_run_dir
+
+    run_dir = Path(args.run_dir)
+    task = _named_again(args, read_config(run_dir), args.run_dir)  # the config resume reads
+    lock_run_dir(run_dir).close()  # a directory in use is refused before anything is said or loaded
+    run = EvolutionRun.resume(run_dir, evaluator_overrides=overrides, progress=not args.no_progress, task=task)
+    total = run.config.algorithm.generations
+    if run.resumed is not None and run.resumed.get("finished"):
+        from deepstruct.evo.report import write_report
+
+        print(f"deepstruct: {run_dir} is finished (generation {run.generation} of {total}): nothing to resume; "
+              "writing its report", file=sys.stderr)
+        for line in write_report(run_dir, task=task, log=None if args.no_progress else _stderr):
+            print(line)
+        return 0
+    where = (f"after generation {run.generation} of {total} ({run.evaluations} evaluations journalled)"
+             if run.generation >= 0 else "from the start (no generation finished)")
+    print(f"deepstruct: resuming {run_dir} {where}", file=sys.stderr)
+    return _finish(_run(run))
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -232,7 +267,7 @@ def _report(args: argparse.Namespace) -> int:
         if not isinstance(config, dict):
             raise ConfigError(f"{path}: no config in the checkpoint")
         task = _named_again(args, RunConfig.from_dict(config), str(path))
-    for line in write_report(args.run_dir, task=task):
+    for line in write_report(args.run_dir, task=task, retrain=args.retrain, log=_stderr):
         print(line)
     return 0
 

@@ -88,8 +88,7 @@ def write_json_atomic(path: str | Path, data: Any, *, seal: bool = False) -> Non
     text = sealed_json(data) if seal else _dumps(data)
     try:
         tmp.unlink(missing_ok=True)  # never write through a planted symlink: the file is new (O_EXCL | O_NOFOLLOW)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-        with naming(path), open(os.open(tmp, flags, 0o644), "w", encoding="utf-8") as handle:
+        with naming(path), open(tmp, "x", encoding="utf-8") as handle:  # O_EXCL: a symlink there is refused
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
@@ -151,6 +150,11 @@ def read_json(path: str | Path) -> Any:
         raise ValueError(f"{path} is not valid JSON: it nests too deeply") from None
 
 
+def _no_follow(path: str, flags: int) -> int:
+    """``open``'s opener that refuses a symlink as the last part of the path (``O_NOFOLLOW``)."""
+    return os.open(path, flags | getattr(os, "O_NOFOLLOW", 0), 0o644)
+
+
 def _read(path: Path) -> bytes:
     """The bytes of a run file: a regular file only (a FIFO or a device is refused at once, never waited on)."""
     from deepstruct.safe_files import read_regular
@@ -175,8 +179,7 @@ class Journal:
         if self.fsync not in ("async", "always", "never"):
             raise ValueError(f"fsync must be 'async', 'always' or 'never', got {fsync!r}")
         self._repair()
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
-        self._handle = open(os.open(self.path, flags, 0o644), "a", encoding="utf-8")  # never through a symlink
+        self._handle = open(self.path, "a", encoding="utf-8", opener=_no_follow)  # never through a symlink
         self._pending = threading.Event()
         self._closing = False
         self._thread: threading.Thread | None = None

@@ -39,6 +39,12 @@ from deepstruct.genomes import Genome
 __all__ = ["EvolutionRun", "individual_seed", "default_run_dir"]
 
 
+def _stderr_line(text: str) -> None:
+    import sys
+
+    print(text, file=sys.stderr, flush=True)
+
+
 def default_run_dir(config: RunConfig) -> Path:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     name = config.task.name.replace(":", "_").replace("/", "_")
@@ -241,11 +247,9 @@ class EvolutionRun:
     # -- the loop -------------------------------------------------------------------------------------------
     def record(self, counts: dict[str, int]) -> dict[str, Any]:
         """The logbook line of the generation just completed."""
-        values = np.array([ind.fitness.values for ind in self.strategy.population], dtype=float)
-        best = max(self.strategy.population, key=lambda ind: ind.fitness).fitness.values
-        record = {"gen": self.generation, **counts, "best": [float(v) for v in best],
-                  "mean": [float(v) for v in values.mean(axis=0)], "min": [float(v) for v in values.min(axis=0)],
-                  "max": [float(v) for v in values.max(axis=0)]}
+        from deepstruct.evo.logbook import generation_record
+
+        record = generation_record(self.generation, counts, self.strategy.population)
         self.logbook.record(**record)
         return record
 
@@ -303,7 +307,7 @@ class EvolutionRun:
         if report:
             from deepstruct.evo.report import write_report
 
-            write_report(self.run_dir, task=self.task)
+            write_report(self.run_dir, task=self.task, log=_stderr_line if self.progress else None)
         return self
 
     # -- checkpoints ----------------------------------------------------------------------------------------
