@@ -152,7 +152,9 @@ def extract_model_file(model_file: str | Path, out: str | Path | None = None) ->
     nx.write_graphml(graph, graph_file)
     genome_file = stem.with_name(stem.name + ".genome.json")
     save_json(encoded, genome_file)
-    return [f"{path}: {graph.number_of_nodes()} vertices, {graph.number_of_edges()} edges (read from the masks; "
-            "ids as in the genome's GraphML)",
-            f"wrote {graph_file} and {genome_file} ({encoded.num_vertices} hidden vertices, "
-            f"{encoded.num_edges} hidden edges)"]
+    from deepstruct.genomes.size import genome_size, model_size
+
+    return [f"{path}: {model_size(model).describe()} (read from the masks; sizes as deepstruct.genomes.size "
+            f"counts them); its graph: {graph.number_of_nodes()} units, {graph.number_of_edges()} edges (interface "
+            "included; ids as in the genome's GraphML)",
+            f"wrote {graph_file} and {genome_file} (re-encoded: {genome_size(encoded).describe()})"]
