@@ -1,7 +1,8 @@
 """The store of a run directory: the lock, the fitness cache, the journal and the checkpoint.
 
 - ``journal.jsonl`` gets one line per event as it happens: ``{"type": "result", ...}`` for every evaluation
-  (key, seed, generation, the evaluated genome and its :class:`~deepstruct.evo.protocol.EvaluationResult`), and,
+  (key, seed, generation, the evaluated genome and its :class:`~deepstruct.evo.protocol.EvaluationResult`; the
+  genomes in the compact, exact form of :mod:`deepstruct.evo.journal_codec`), and,
   in asynchronous runs, ``{"type": "ask", "keys": [...]}`` and ``{"type": "tell", "key": ...}`` in the order they
   happened, so a resumed run replays them. A torn last line (a kill mid-write) is dropped.
 - ``checkpoint.json`` is the whole state after a generation (population, hall of fame, logbook, RNG state,
@@ -25,6 +26,7 @@ from typing import Any
 
 from deepstruct.evo import persistence as files
 from deepstruct.evo.config import ConfigError, RunConfig, config_to_toml
+from deepstruct.evo.journal_codec import pack_result, unpack_result
 from deepstruct.evo.protocol import EvaluationRequest, EvaluationResult, genome_key
 
 __all__ = ["RunStore", "CachedResult", "CHECKPOINT_SCHEMA", "CHECKPOINT_VERSION", "validate_checkpoint",
@@ -178,7 +180,7 @@ class RunStore:
                 if unknown:
                     raise ValueError(f"unknown field {sorted(unknown)[0][:40]!r}")
                 if kind == "result":
-                    key, gen, data = record["key"], record["gen"], record["result"]
+                    key, gen, data = record["key"], record["gen"], unpack_result(record["result"])
                     if not isinstance(key, str) or not _is_int(gen) or gen < 0:
                         raise TypeError("'key' must be a string and 'gen' an int >= 0")
                     if isinstance(data, dict) and data.get("key", key) != key:
@@ -253,7 +255,7 @@ class RunStore:
         """Journal a result (durable before this returns, against a kill) and cache it."""
         assert self._journal is not None, "the store is not open"
         self._journal.append({"type": "result", "gen": generation, "key": result.key, "seed": request.seed,
-                              "result": result.to_dict()})
+                              "result": pack_result(result.to_dict())})  # genomes packed: evo/journal_codec.py
         self.cache.setdefault(result.key, CachedResult(result, generation))
         self.records.append({"type": "result", "key": result.key})
 
