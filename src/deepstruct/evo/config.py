@@ -8,6 +8,7 @@ A :class:`RunConfig` has one section per concern (``task``, ``genome``, ``traini
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -281,10 +282,10 @@ class RunConfig:
             target = data
             for part in parts[:-1]:
                 if part not in target or not isinstance(target[part], dict):
-                    raise ConfigError(f"unknown configuration field {_r(dotted)}")
+                    raise ConfigError(f"unknown configuration field {_r(dotted)}{_did_you_mean(dotted, data)}")
                 target = target[part]
             if parts[-1] not in target and not (len(parts) == 3 and parts[1] in ("params", "mutations")):
-                raise ConfigError(f"unknown configuration field {_r(dotted)}")
+                raise ConfigError(f"unknown configuration field {_r(dotted)}{_did_you_mean(dotted, data)}")
             target[parts[-1]] = value
         return RunConfig.from_dict(data)
 
@@ -294,8 +295,18 @@ def _check_fields(cls: type, data: dict[str, Any], prefix: str) -> None:
     known = {f.name for f in fields(cls)}
     for key in data:
         if key not in known:
-            raise ConfigError(f"unknown configuration field {_r(prefix + str(key))} "
+            close = difflib.get_close_matches(str(key), sorted(known), n=1)
+            hint = f"; did you mean {prefix}{close[0]}?" if close else ""
+            raise ConfigError(f"unknown configuration field {_r(prefix + str(key))}{hint} "
                               f"(known: {', '.join(sorted(known))})")
+
+
+def _did_you_mean(dotted: str, data: dict[str, Any]) -> str:
+    """``"; did you mean training.epochs?"`` for the known dotted field closest to ``dotted`` (or ``""``)."""
+    known = [f"{k}.{f}" if isinstance(v, dict) else k for k, v in data.items()
+             for f in (v if isinstance(v, dict) else [None])]
+    close = difflib.get_close_matches(dotted, known, n=1, cutoff=0.75)
+    return f"; did you mean {close[0]}?" if close else ""
 
 
 def _section(name: str, value: Any) -> Any:
