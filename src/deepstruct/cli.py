@@ -263,7 +263,8 @@ def _resume(args: argparse.Namespace) -> int:
         return 0
     where = (f"after generation {run.generation} of {total} ({run.evaluations} evaluations journalled)"
              if run.generation >= 0 else "from the start (no generation finished)")
-    print(f"deepstruct: resuming {run_dir} {where}", file=sys.stderr)
+    if not args.no_progress:  # --no-progress: quiet until the summary (or the one error line)
+        print(f"deepstruct: resuming {run_dir} {where}", file=sys.stderr)
     return _finish(_run(run))
 
 
