@@ -36,12 +36,9 @@ __all__ = [
 OBJECTIVES: dict[str, float] = {
     "accuracy": 1.0, "loss": -1.0, "params": -1.0, "edges": -1.0, "vertices": -1.0, "depth": -1.0, "density": -1.0,
     "connections": -1.0, "interface_edges": -1.0,
-}
-# sizes are those of deepstruct.genomes.size: edges = hidden-to-hidden edges, interface_edges = input/output
-# edges, connections = both, params = connections + biases, vertices = hidden vertices, depth = hidden layers
+}  # the sizes count as deepstruct.genomes.size defines them (edges: hidden-to-hidden only)
 ALGORITHMS = ("ga", "mu_plus_lambda", "nsga2", "aging")
-# Realistic upper limits (a typo like --population 1000000000 is refused before any memory is taken; the memory a
-# run needs is estimated before it starts: deepstruct.evo.budget).
+# Realistic upper limits (a typo is refused before any memory is taken; deepstruct.evo.budget estimates the rest)
 MAX_POPULATION = 100_000  # algorithm.population and algorithm.offspring
 MAX_GENERATIONS = 1_000_000
 MAX_EPOCHS = 100_000
