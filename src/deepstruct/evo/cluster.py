@@ -25,9 +25,10 @@ def _is_auth(exc: BaseException) -> bool:
 
 def explain(exc: BaseException) -> str | None:
     """The one line for a Ray error of joining a cluster, or ``None`` when ``exc`` is not one."""
-    address = os.environ.get("RAY_ADDRESS") or "the cluster"
+    address = os.environ.get("RAY_ADDRESS")
     if _is_auth(exc):
-        return f"the Ray cluster at {address} refused this process (token authentication): {TOKEN_FIX}"
+        where = f" at {address}" if address else ""
+        return f"the Ray cluster{where} refused this process (token authentication): {TOKEN_FIX}"
     if isinstance(exc, ConnectionError) and "ray" in f"{type(exc).__module__} {exc}".lower():
         first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         return (f"could not join the Ray cluster ({first}): check the address (`ray status` on the head node) and, "
