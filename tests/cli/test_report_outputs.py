@@ -126,3 +126,12 @@ def test_a_large_network_draws_in_seconds_and_the_same_each_time() -> None:
 def test_fitness_plot_of_an_old_logbook_without_avg() -> None:
     logbook = [{"gen": g, "best": [0.5 + g / 10], "mean": [0.4], "min": [0.1], "max": [0.6]} for g in range(3)]
     assert fitness_png(logbook, ["accuracy"])[:4] == b"\x89PNG"
+
+
+def test_the_end_of_run_report_says_what_it_does(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = [a for a in TINY if a != "--no-progress"]
+    assert main(["evolve", *argv, "--out", str(tmp_path / "run")]) == 0
+    err = capsys.readouterr().err
+    assert "validation: best accuracy" in err and "memory estimate" in err
+    steps = [line for line in err.splitlines() if line.startswith("report (")]
+    assert len(steps) >= 4 and "training the best genome again" in err and "wrote logbook.csv" in steps[-1]
