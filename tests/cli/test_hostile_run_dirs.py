@@ -338,3 +338,22 @@ def test_resume_of_a_finished_run_only_reports(run_copy: Path, capsys: pytest.Ca
     assert "is finished (generation 1 of 1): nothing to resume" in err
     assert "best_model.pt holds the best genome already: kept" in err
     assert (run_copy / "journal.jsonl").read_bytes() == journal
+
+
+@pytest.mark.parametrize("name", ["best_model.graphml", "best_model.genome.json"])
+def test_extract_replaces_a_symlink_beside_the_model(run_copy: Path, tmp_path: Path, name: str) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (run_copy / name).symlink_to(victim)
+    assert main(["extract", str(run_copy / "best_model.pt")]) == 0
+    assert victim.read_text() == "precious" and not (run_copy / name).is_symlink()
+
+
+def test_evolve_writes_config_toml_not_through_a_symlink(tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "config.toml").symlink_to(victim)
+    assert main(["evolve", *TINY, "--set", "algorithm.generations=0", "--out", str(run_dir)]) == 0
+    assert victim.read_text() == "precious" and not (run_dir / "config.toml").is_symlink()

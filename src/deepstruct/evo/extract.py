@@ -133,10 +133,13 @@ def extract_model_file(model_file: str | Path, out: str | Path | None = None) ->
     the genome's ids, so for a Lamarckian run it is the graph of ``best/genome_00.graphml``) and
     ``<stem>.genome.json`` (the re-encoded genome with its trained weights); returns lines describing them.
     """
+    import io
+
     import networkx as nx
 
-    from deepstruct.genomes import GenomeError, save_json
+    from deepstruct.genomes import GenomeError, to_json
     from deepstruct.genomes.phenotype import encode
+    from deepstruct.safe_files import UnsafeFileError, write_inside
 
     path = Path(model_file)
     genome, model = load_model_file(path)
@@ -148,10 +151,13 @@ def extract_model_file(model_file: str | Path, out: str | Path | None = None) ->
                           f"{str(exc)[:300]}") from None
     stem = Path(out) if out else path.with_suffix("")
     stem.parent.mkdir(parents=True, exist_ok=True)
-    graph_file = stem.with_name(stem.name + ".graphml")
-    nx.write_graphml(graph, graph_file)
-    genome_file = stem.with_name(stem.name + ".genome.json")
-    save_json(encoded, genome_file)
+    buffer = io.BytesIO()
+    nx.write_graphml(graph, buffer)
+    try:  # never through a symlink planted beside the model file (a run directory may come from anyone)
+        graph_file = write_inside(stem.parent, stem.name + ".graphml", buffer.getvalue())
+        genome_file = write_inside(stem.parent, stem.name + ".genome.json", to_json(encoded, indent=1).encode())
+    except UnsafeFileError as exc:
+        raise ConfigError(str(exc)) from None
     from deepstruct.genomes.size import genome_size, model_size
 
     return [f"{path}: {model_size(model).describe()} (read from the masks; sizes as deepstruct.genomes.size "

@@ -119,9 +119,13 @@ class RunStore:
                 stale.unlink(missing_ok=True)
             config_file = self.run_dir / files.CONFIG
             if not config_file.exists():  # config.toml first: config.json marks a run directory
-                toml = self.run_dir / "config.toml"
-                with files.naming(toml):
-                    toml.write_text(config_to_toml(config), encoding="utf-8")
+                from deepstruct.safe_files import UnsafeFileError, write_inside
+
+                try:  # never through a symlink planted in the directory
+                    with files.naming(self.run_dir / "config.toml"):
+                        write_inside(self.run_dir, "config.toml", config_to_toml(config).encode("utf-8"))
+                except UnsafeFileError as exc:
+                    raise ConfigError(str(exc)) from None
                 files.write_json_atomic(config_file, config.to_dict())
             self.load_journal()
             if checkpoint is not None:
