@@ -74,7 +74,7 @@ _FLAGS = {
 
 
 _TASK_AGAIN = ("the run's user task (module:function) again: a task named only in the run directory is never "
-               "imported")
+               "imported (default: none; a built-in task needs no naming)")
 
 
 def _default(field: str, text: str) -> str:

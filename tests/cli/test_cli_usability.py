@@ -61,3 +61,11 @@ def test_pyproject_has_an_spdx_license_and_a_cluster_extra() -> None:
     text = (ROOT / "pyproject.toml").read_text()
     assert re.search(r'^license = "MIT"', text, flags=re.M)
     assert 'cluster = ["ray[default]' in text
+
+
+@pytest.mark.parametrize("command", ["resume", "report", "extract"])
+def test_every_flag_of_the_other_commands_has_a_default_in_its_help(command: str) -> None:
+    parser = build_parser()._subparsers._group_actions[0].choices[command]  # type: ignore[union-attr]
+    for action in parser._actions:
+        if action.option_strings and action.dest != "help":
+            assert action.help and "default" in action.help, action.option_strings
