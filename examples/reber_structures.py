@@ -91,7 +91,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, list[float]]:
         print(f"{'structure':<10}{'accuracy (mean +- sd)':>24}{'W_hh density':>14}{'paper (GRU)':>13}{'seconds':>9}")
         for kind in ("WS", "BA"):
             t0 = time.perf_counter()
-            runs = [train(kind, seed, args) for seed in range(args.seeds)]
+            runs = []
+            for seed in range(args.seeds):  # a line per training run: no silent minutes
+                runs.append(train(kind, seed, args))
+                print(f"  {kind} seed {seed}: accuracy {runs[-1][0]:.3f} ({time.perf_counter() - t0:.0f} s)",
+                      flush=True)
             acc = [a for a, _ in runs]
             results[kind] = acc
             print(f"{kind:<10}{np.mean(acc):>15.3f} +- {np.std(acc):.3f}{np.mean([d for _, d in runs]):>14.3f}"

@@ -27,7 +27,7 @@ OVER_THE_LIMITS = {"deepstruct.evo.algorithms", "deepstruct.evo.training:train_m
 
 #: The layers, bottom first: a package imports only from its own layer or those below (DESIGN.md).
 LAYERS = [
-    {"deepstruct._validation"},
+    {"deepstruct._validation", "deepstruct.safe_files"},
     {"deepstruct.graph", "deepstruct.datasets"},
     {"deepstruct.batch_plan"},
     {"deepstruct.sparse"},

@@ -58,7 +58,7 @@ def test_evolve_report_resume_extract(tmp_path: Path, capsys: pytest.CaptureFixt
     run_dir = tmp_path / "run"
     assert main(["evolve", "--config", str(config), *TINY, "--out", str(run_dir)]) == 0
     out = capsys.readouterr().out
-    assert f"results in {run_dir}" in out and "best: accuracy=" in out
+    assert f"results in {run_dir}" in out and "best (validation split): accuracy=" in out
     assert (run_dir / "pareto.png").is_file() and (run_dir / "best" / "genome_00.json").is_file()
     assert main(["evolve", *TINY, "--out", str(run_dir)]) == 2  # never overwrite a run
     assert "already holds a run" in capsys.readouterr().err

@@ -29,7 +29,7 @@ def test_off_a_terminal_the_progress_is_one_line_per_generation(tmp_path: Path,
     assert "\r" not in text
     assert len(lines) == 4  # the initial generation and three more, nothing per evaluation
     assert lines[0].startswith("generation 0/3") and lines[-1].startswith("generation 3/3")
-    assert f"evals {run.evaluations}" in lines[-1] and "best accuracy" in lines[-1]
+    assert f"{run.evaluations} evaluations" in lines[-1] and "validation: best accuracy" in lines[-1]
 
 
 def test_a_terminal_gets_a_tqdm_bar_with_a_redraw_interval() -> None:
@@ -45,7 +45,7 @@ def test_a_terminal_gets_a_tqdm_bar_with_a_redraw_interval() -> None:
 def test_generation_line_names_every_objective() -> None:
     record = {"best": [0.96, 1234.0], "mean": [0.9, 900.0]}
     assert generation_line(record, ("accuracy", "params"), 42) == \
-        "best accuracy 0.96 params 1234 | mean accuracy 0.9 | evals 42"
+        "validation: best accuracy 0.96 params 1234 | mean accuracy 0.9 | 42 evaluations"
 
 
 def test_initial_sizes_vary_within_the_range_and_follow_the_seed(tmp_path: Path) -> None:

@@ -90,7 +90,8 @@ def test_a_run_writes_its_report(tmp_path: Path) -> None:
     run = EvolutionRun(tiny_config(**{"algorithm.generations": 1}), tmp_path / "run").run()
     names = {p.name for p in run.run_dir.iterdir()}
     assert {"config.json", "config.toml", "checkpoint.json", "journal.jsonl", "logbook.csv", "best", "fitness.png",
-            "pareto.png", "best_network.png", "best_model.pt"} <= names
+            "best_network.png", "best_model.pt"} <= names
+    assert "pareto.png" not in names  # one objective: no front to draw
     assert (run.run_dir / "best" / "genome_00.graphml").is_file()
     rows = (run.run_dir / "logbook.csv").read_text().splitlines()
     assert rows[0].startswith("gen,nevals") and len(rows) == 3

@@ -267,8 +267,9 @@ def config_corpus(count: int, seed: int, *, depths: tuple[int, ...] = (10, 40, 6
 
 
 # -- the oracle --------------------------------------------------------------------------------------------
-class TrainingStarted(AssertionError):
-    """Raised by :func:`no_training` when a command got as far as running, evaluating or starting Ray."""
+class TrainingStarted(BaseException):
+    """Raised by :func:`no_training` when a command got as far as running, evaluating or starting Ray (not an
+    ``Exception``: ``deepstruct.cli.main`` turns every ``Exception`` into one error line)."""
 
 
 @contextlib.contextmanager

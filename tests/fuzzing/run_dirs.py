@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from deepstruct.evo.journal_codec import unpack_result
 from deepstruct.evo.persistence import LINE_SEAL, SEAL, read_journal, sealed_json
 from deepstruct.evo.protocol import genome_key
 from deepstruct.genomes import Genome
@@ -53,7 +54,7 @@ def journal_results(run_dir: Path) -> dict[str, tuple[list[float], Any]]:
     for record in read_journal(run_dir / JOURNAL, sealed=True):
         if record.get("type") != "result":
             continue
-        key, result = record["key"], record["result"]
+        key, result = record["key"], unpack_result(record["result"])
         assert key not in results, f"{key} journalled twice"
         assert genome_key(Genome.from_dict(result["evaluated"])) == key, f"{key} is not its genome's key"
         results[key] = (result["values"], result["reason"])

@@ -75,7 +75,8 @@ def test_encode_the_dan_s_structure_arrays_and_the_counters_agree(seed):
     assert edges == _unit_edges(model)
     counts = _count(model)
     assert counts["params"] == count_set(model.matrices())[0] + sum(m.bias.numel() for m in model.matrices())
-    assert counts["edges"] == sum(int(m.mask.sum()) for m in model.layers[1:])
+    assert counts["edges"] == len(sources)  # hidden-to-hidden only (deepstruct.genomes.size)
+    assert counts["interface_edges"] == sum(len(a) for a, _, _ in interface.values())
     encoded = encode(model)
     assert set(encoded.graph.edges) <= set(model.generate_structure().edges)
     inputs, outputs, _ = interface["direct"]

@@ -33,10 +33,11 @@ class ConfigError(ValueError):
     """A configuration value is invalid; the message names the field."""
 
 
-def check_int(where: str, value: Any, low: int = 1) -> None:
-    """An int (not a bool) in ``[low, MAX_INT]``."""
-    if not is_int(value) or not low <= value <= MAX_INT:
-        raise ConfigError(f"{where} must be an int in [{low}, 2**63 - 1], got {short_repr(value)}")
+def check_int(where: str, value: Any, low: int = 1, high: int = MAX_INT) -> None:
+    """An int (not a bool) in ``[low, high]``."""
+    if not is_int(value) or not low <= value <= high:
+        top = "2**63 - 1" if high == MAX_INT else f"{high:_}"
+        raise ConfigError(f"{where} must be an int in [{low}, {top}], got {short_repr(value)}")
 
 
 def check_plain(where: str, value: Any, depth: int = 0) -> None:

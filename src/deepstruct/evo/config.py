@@ -8,6 +8,7 @@ A :class:`RunConfig` has one section per concern (``task``, ``genome``, ``traini
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -20,6 +21,7 @@ from deepstruct.evo.checks import check_int as _int
 from deepstruct.evo.checks import check_name as _name
 from deepstruct.evo.checks import check_plain as _plain
 from deepstruct.evo.checks import short_repr as _r
+from deepstruct.evo.config_toml import config_to_toml
 
 try:
     import tomllib
@@ -34,8 +36,14 @@ __all__ = [
 #: Objective name -> DEAP weight (+1 maximise, -1 minimise).
 OBJECTIVES: dict[str, float] = {
     "accuracy": 1.0, "loss": -1.0, "params": -1.0, "edges": -1.0, "vertices": -1.0, "depth": -1.0, "density": -1.0,
-}
+    "connections": -1.0, "interface_edges": -1.0,
+}  # the sizes count as deepstruct.genomes.size defines them (edges: hidden-to-hidden only)
 ALGORITHMS = ("ga", "mu_plus_lambda", "nsga2", "aging", "random")
+# Realistic upper limits (a typo is refused before any memory is taken; deepstruct.evo.budget estimates the rest)
+MAX_POPULATION = 100_000  # algorithm.population and algorithm.offspring
+MAX_GENERATIONS = 1_000_000
+MAX_EPOCHS = 100_000
+MAX_SEEDS = 100  # training repeats per individual
 MODES = ("lamarckian", "baldwinian", "none")
 EVALUATORS = ("serial", "ray")
 PHENOTYPES = ("dan", "ffn", "auto")  # = genomes.vocabulary.PHENOTYPE_KINDS minus "cell" (tests/test_registries.py)
@@ -126,12 +134,12 @@ class TrainingConfig:
     device: str = "auto"  # where training runs: auto (a GPU if there is one), cpu or cuda
 
     def __post_init__(self) -> None:
-        _int("training.epochs", self.epochs)
-        _int("training.child_epochs", self.child_epochs, 0)
+        _int("training.epochs", self.epochs, 1, MAX_EPOCHS)
+        _int("training.child_epochs", self.child_epochs, 0, MAX_EPOCHS)
         _float("training.child_learning_rate", self.child_learning_rate, 0.0, 10.0)
-        _int("training.halving_epoch", self.halving_epoch, 0)
+        _int("training.halving_epoch", self.halving_epoch, 0, MAX_EPOCHS)
         _float("training.halving_keep", self.halving_keep, 0.0, 1.0, open_low=True)
-        _int("training.seeds", self.seeds)
+        _int("training.seeds", self.seeds, 1, MAX_SEEDS)
         _int("training.batch_size", self.batch_size)
         _float("training.learning_rate", self.learning_rate, 0.0, 10.0, open_low=True)
         _float("training.weight_decay", self.weight_decay, 0.0, 1.0)
@@ -193,9 +201,9 @@ class AlgorithmConfig:
         if self.asynchronous and self.name != "aging":
             raise ConfigError(f"algorithm.asynchronous needs algorithm.name = 'aging' (got {_r(self.name)}): "
                               "only aging evolution is steady-state")
-        _int("algorithm.population", self.population, 2)
-        _int("algorithm.generations", self.generations, 0)
-        _int("algorithm.offspring", self.offspring, 0)
+        _int("algorithm.population", self.population, 2, MAX_POPULATION)
+        _int("algorithm.generations", self.generations, 0, MAX_GENERATIONS)
+        _int("algorithm.offspring", self.offspring, 0, MAX_POPULATION)
         _float("algorithm.crossover_prob", self.crossover_prob, 0.0, 1.0)
         _float("algorithm.mutation_prob", self.mutation_prob, 0.0, 1.0)
         _int("algorithm.max_mutations", self.max_mutations)
@@ -292,10 +300,10 @@ class RunConfig:
             target = data
             for part in parts[:-1]:
                 if part not in target or not isinstance(target[part], dict):
-                    raise ConfigError(f"unknown configuration field {_r(dotted)}")
+                    raise ConfigError(f"unknown configuration field {_r(dotted)}{_did_you_mean(dotted, data)}")
                 target = target[part]
             if parts[-1] not in target and not (len(parts) == 3 and parts[1] in ("params", "mutations")):
-                raise ConfigError(f"unknown configuration field {_r(dotted)}")
+                raise ConfigError(f"unknown configuration field {_r(dotted)}{_did_you_mean(dotted, data)}")
             target[parts[-1]] = value
         return RunConfig.from_dict(data)
 
@@ -305,8 +313,18 @@ def _check_fields(cls: type, data: dict[str, Any], prefix: str) -> None:
     known = {f.name for f in fields(cls)}
     for key in data:
         if key not in known:
-            raise ConfigError(f"unknown configuration field {_r(prefix + str(key))} "
+            close = difflib.get_close_matches(str(key), sorted(known), n=1)
+            hint = f"; did you mean {prefix}{close[0]}?" if close else ""
+            raise ConfigError(f"unknown configuration field {_r(prefix + str(key))}{hint} "
                               f"(known: {', '.join(sorted(known))})")
+
+
+def _did_you_mean(dotted: str, data: dict[str, Any]) -> str:
+    """``"; did you mean training.epochs?"`` for the known dotted field closest to ``dotted`` (or ``""``)."""
+    known = [f"{k}.{f}" if isinstance(v, dict) else k for k, v in data.items()
+             for f in (v if isinstance(v, dict) else [None])]
+    close = difflib.get_close_matches(dotted, known, n=1, cutoff=0.75)
+    return f"; did you mean {close[0]}?" if close else ""
 
 
 def _section(name: str, value: Any) -> Any:
@@ -341,14 +359,16 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Ru
     """
     path = Path(path)
     where = f"config file {str(path)!r}"
+    from deepstruct.safe_files import UnsafeFileError, read_regular
+
     try:
-        raw = path.read_bytes()
+        raw = read_regular(path, MAX_CONFIG_BYTES, what="config file")  # a FIFO or /dev/zero is refused at once
     except FileNotFoundError:
         raise ConfigError(f"{where} does not exist") from None
+    except UnsafeFileError as exc:
+        raise ConfigError(f"{exc} (a run configuration is a TOML file of at most {MAX_CONFIG_BYTES} bytes)") from None
     except OSError as exc:
         raise ConfigError(f"{where} cannot be read: {exc.strerror}") from None
-    if len(raw) > MAX_CONFIG_BYTES:
-        raise ConfigError(f"{where} holds {len(raw)} bytes, over the {MAX_CONFIG_BYTES} a run configuration may have")
     try:
         text = raw.decode("utf-8-sig")  # a byte-order mark (as some editors write) is dropped
         _check_key_depth(text, where)
@@ -364,36 +384,3 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Ru
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
     return config.override(overrides) if overrides else config
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return '"' + "".join(_ESCAPES.get(c) or (f"\\u{ord(c):04x}" if ord(c) < 32 or ord(c) == 127 else c)
-                             for c in value) + '"'
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + "}"
-    raise ConfigError(f"cannot write {_r(value)} to TOML")
-
-
-_ESCAPES = {"\\": "\\\\", '"': '\\"', "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
-
-
-def _toml_key(key: str) -> str:
-    bare = key.replace("_", "").replace("-", "")
-    return key if bare.isascii() and bare.isalnum() else _toml_value(key)
-
-
-def config_to_toml(config: RunConfig) -> str:
-    """The configuration as TOML text that :func:`load_config` reads back to an equal config."""
-    data = config.to_dict()
-    lines = [f"{k} = {_toml_value(v)}" for k, v in data.items() if not isinstance(v, dict)]
-    for section in _SECTIONS:
-        lines.append(f"\n[{section}]")
-        lines.extend(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in data[section].items())
-    return "\n".join(lines) + "\n"

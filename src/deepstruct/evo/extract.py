@@ -12,15 +12,18 @@ after pruning, a pruned connection is an absent edge. Any other torch model has 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from deepstruct.evo.config import ConfigError
-from deepstruct.evo.report import MODEL_FORMAT
-from deepstruct.genomes import Genome, save_json
 
-__all__ = ["extract_model_file", "phenotype_graph"]
+__all__ = ["extract_model_file", "phenotype_graph", "load_model_file", "MAX_MODEL_BYTES"]
+
+MODEL_FORMAT = "deepstruct.model"
+"""The ``format`` of a ``best_model.pt`` file (written by :mod:`deepstruct.evo.report`)."""
+
+#: The largest model file read (a best network of the largest genome a run allows is a few MB).
+MAX_MODEL_BYTES = 1 << 30
 
 
 def phenotype_graph(model: Any) -> Any:
@@ -78,6 +81,53 @@ def phenotype_graph(model: Any) -> Any:
     return graph
 
 
+def load_model_file(path: Path, limits: Any = None) -> tuple[Any, Any]:
+    """``(genome, model)`` of a ``best_model.pt``: a regular file, loaded with ``torch.load(weights_only=True)``
+    (never unpickled), its genome read by the strict genome loader, the model decoded from it and its state
+    checked key by key and shape by shape. Whatever is wrong is a :class:`ConfigError` naming the file."""
+    import io
+
+    import torch
+
+    from deepstruct.genomes import GenomeError, from_json
+    from deepstruct.genomes.phenotype import decode
+    from deepstruct.safe_files import UnsafeFileError, read_regular
+
+    where = f"model_file: {str(path)[:200]}"
+    try:
+        raw = read_regular(path, MAX_MODEL_BYTES, what="model file")
+    except FileNotFoundError:
+        raise ConfigError(f"{where} does not exist") from None
+    except (UnsafeFileError, OSError) as exc:
+        raise ConfigError(f"{where} cannot be read: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        saved = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is a usage error
+        raise ConfigError(f"{where} is not a model saved by deepstruct ({type(exc).__name__})") from None
+    if not isinstance(saved, dict) or saved.get("format") != MODEL_FORMAT:
+        raise ConfigError(f"{where} is not a {MODEL_FORMAT} file (as written by `deepstruct evolve`)")
+    kind, text, state = saved.get("phenotype", "dan"), saved.get("genome"), saved.get("state_dict")
+    if kind not in ("dan", "ffn", "auto"):
+        raise ConfigError(f"{where} names an unknown phenotype {str(kind)[:40]!r}")
+    if not isinstance(text, str) or not isinstance(state, dict):
+        raise ConfigError(f"{where} needs a genome (JSON text) and a state_dict")
+    try:
+        genome = from_json(text, limits=limits)
+        model = decode(genome, kind=kind, generator=torch.Generator().manual_seed(0), load_weights=False)
+        expected = model.state_dict()
+        if set(state) != set(expected):
+            odd = sorted(set(state) ^ set(expected))[0]
+            raise ValueError(f"its state_dict does not fit its genome ({'extra' if odd in state else 'missing'} "
+                             f"key {odd[:60]!r})")
+        for key, value in state.items():
+            if not isinstance(value, torch.Tensor) or value.shape != expected[key].shape:
+                raise ValueError(f"its state_dict entry {key[:60]!r} does not have the shape its genome needs")
+        model.load_state_dict(state)
+    except (GenomeError, ValueError, TypeError, RuntimeError, KeyError) as exc:
+        raise ConfigError(f"{where} is damaged: {type(exc).__name__}: {str(exc)[:300]}") from None
+    return genome, model
+
+
 def extract_model_file(model_file: str | Path, out: str | Path | None = None) -> list[str]:
     """Load ``best_model.pt`` (``torch.load(weights_only=True)``), rebuild the model and write its graph.
 
@@ -85,35 +135,34 @@ def extract_model_file(model_file: str | Path, out: str | Path | None = None) ->
     the genome's ids, so for a Lamarckian run it is the graph of ``best/genome_00.graphml``) and
     ``<stem>.genome.json`` (the re-encoded genome with its trained weights); returns lines describing them.
     """
-    import networkx as nx
-    import torch
+    import io
 
-    from deepstruct.genomes.phenotype import decode, encode
+    import networkx as nx
+
+    from deepstruct.genomes import GenomeError, to_json
+    from deepstruct.genomes.phenotype import encode
+    from deepstruct.safe_files import UnsafeFileError, write_inside
 
     path = Path(model_file)
-    if not path.is_file():
-        raise ConfigError(f"model_file: {path} does not exist")
+    genome, model = load_model_file(path)
     try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is a usage error
-        raise ConfigError(f"model_file: {path} is not a model saved by deepstruct ({type(exc).__name__})") from None
-    if not isinstance(saved, dict) or saved.get("format") != MODEL_FORMAT:
-        raise ConfigError(f"model_file: {path} is not a {MODEL_FORMAT} file (as written by `deepstruct evolve`)")
-    genome = Genome.from_dict(json.loads(saved["genome"]))
-    kind = saved.get("phenotype", "dan")
-    if kind not in ("dan", "ffn", "auto"):
-        raise ConfigError(f"model_file: {path} names an unknown phenotype {kind!r}")
-    model = decode(genome, kind=kind, generator=torch.Generator().manual_seed(0), load_weights=False)
-    model.load_state_dict(saved["state_dict"])
-    graph = phenotype_graph(model)
+        graph = phenotype_graph(model)
+        encoded = encode(model, num_inputs=genome.num_inputs, include_weights=True, template=genome)
+    except (GenomeError, ValueError, TypeError, RuntimeError, KeyError) as exc:
+        raise ConfigError(f"model_file: {str(path)[:200]} is damaged: {type(exc).__name__}: "
+                          f"{str(exc)[:300]}") from None
     stem = Path(out) if out else path.with_suffix("")
     stem.parent.mkdir(parents=True, exist_ok=True)
-    graph_file = stem.with_name(stem.name + ".graphml")
-    nx.write_graphml(graph, graph_file)
-    encoded = encode(model, num_inputs=genome.num_inputs, include_weights=True, template=genome)
-    genome_file = stem.with_name(stem.name + ".genome.json")
-    save_json(encoded, genome_file)
-    return [f"{path}: {graph.number_of_nodes()} vertices, {graph.number_of_edges()} edges (read from the masks; "
-            "ids as in the genome's GraphML)",
-            f"wrote {graph_file} and {genome_file} ({encoded.num_vertices} hidden vertices, "
-            f"{encoded.num_edges} hidden edges)"]
+    buffer = io.BytesIO()
+    nx.write_graphml(graph, buffer)
+    try:  # never through a symlink planted beside the model file (a run directory may come from anyone)
+        graph_file = write_inside(stem.parent, stem.name + ".graphml", buffer.getvalue())
+        genome_file = write_inside(stem.parent, stem.name + ".genome.json", to_json(encoded, indent=1).encode())
+    except UnsafeFileError as exc:
+        raise ConfigError(str(exc)) from None
+    from deepstruct.genomes.size import genome_size, model_size
+
+    return [f"{path}: {model_size(model).describe()} (read from the masks; sizes as deepstruct.genomes.size "
+            f"counts them); its graph: {graph.number_of_nodes()} units, {graph.number_of_edges()} edges (interface "
+            "included; ids as in the genome's GraphML)",
+            f"wrote {graph_file} and {genome_file} (re-encoded: {genome_size(encoded).describe()})"]

@@ -83,13 +83,13 @@ def _accuracy_and_loss(model: Any, x: Any, y: Any) -> tuple[float, float]:
     return accuracy, loss
 
 
-def _count(model: Any) -> dict[str, float]:
-    matrices = model.connections()  # the phenotype's mask reader; the output matrix is the last
-    params = sum(m.count for m in matrices)
-    params += sum(m.layer.bias.numel() for m in matrices if m.layer.bias is not None)
-    return {"params": float(params), "edges": float(sum(m.count for m in matrices[1:-1])),
-            "depth": float(len(model.layers)), "vertices": float(sum(layer.out_features for layer in model.layers)),
-            "density": float(model.density())}
+def _count(model: Any, genome: Genome | None = None) -> dict[str, float]:
+    """The size statistics (:mod:`deepstruct.genomes.size`) of the evaluated network: the re-encoded ``genome``
+    when there is one (Lamarckian: the network the child inherits), else the model read from its masks."""
+    from deepstruct.genomes.size import genome_size, model_size
+
+    size = genome_size(genome) if genome is not None else model_size(model)
+    return {**size.as_stats(), "density": float(model.density())}
 
 
 @dataclass
@@ -148,18 +148,19 @@ def _score(member: _Member, parent: Genome, tensors: dict[str, Any],
     model.eval()
     stats: dict[str, Any] = {}
     stats["trained_accuracy"], _ = _accuracy_and_loss(model, tensors["x_val"], tensors["y_val"])
-    new_genome = None
+    new_genome, encoded = None, None
     if training.prune_amount > 0 and training.mode != "none":
         prune_model(model, training.prune_amount, layers=training.prune_layers, scope=training.prune_scope)
     if training.mode == "lamarckian" and member.repeat == 0:
         from deepstruct.genomes.phenotype import encode
 
-        new_genome = encode(model, num_inputs=parent.num_inputs, include_weights=True, template=parent).to_dict()
+        encoded = encode(model, num_inputs=parent.num_inputs, include_weights=True, template=parent)
+        new_genome = encoded.to_dict()
     accuracy, loss = _accuracy_and_loss(model, tensors["x_val"], tensors["y_val"])
     if not math.isfinite(loss):
         raise ValueError(f"non-finite validation loss ({loss})")
     test_accuracy, _ = _accuracy_and_loss(model, tensors["x_test"], tensors["y_test"])
-    stats.update(_count(model), accuracy=accuracy, loss=loss, test_accuracy=test_accuracy)
+    stats.update(_count(model, encoded), accuracy=accuracy, loss=loss, test_accuracy=test_accuracy)
     return stats, new_genome
 
 
@@ -249,10 +250,10 @@ def evaluate_requests(requests: Sequence[EvaluationRequest], data: dict[str, np.
     -----
     ``stats`` (after pruning, if any): ``accuracy`` and ``loss`` on the validation split (the fitness),
     ``test_accuracy``, ``trained_accuracy`` (validation, before pruning), each the mean over the
-    ``training.seeds`` repeats (and ``accuracy_spread``, max - min validation accuracy), ``params`` (set
-    connections of every masked matrix plus biases), ``edges`` (hidden-to-hidden connections), ``vertices``,
-    ``depth`` (layers) and ``density``. In Lamarckian mode ``genome`` is the first repeat's trained, pruned
-    network re-encoded.
+    ``training.seeds`` repeats (and ``accuracy_spread``, max - min validation accuracy), the network's size as
+    :mod:`deepstruct.genomes.size` defines it (``vertices``, ``hidden_edges`` = ``edges``, ``interface_edges``,
+    ``connections``, ``params``, ``depth``; of the re-encoded genome in Lamarckian mode, else of the pruned model)
+    and ``density``. In Lamarckian mode ``genome`` is the first repeat's trained, pruned network re-encoded.
     """
     return _run(requests, data, batched)[0]
 

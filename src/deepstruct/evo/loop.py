@@ -13,10 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-import numpy as np
-
 from deepstruct.evo.algorithms import Individual, Strategy
 from deepstruct.evo.driver import Driver
+from deepstruct.evo.logbook import generation_record
 from deepstruct.evo.protocol import EvaluationRequest
 from deepstruct.evo.state import RunState
 from deepstruct.evo.steady_state import SteadyState, holds
@@ -35,21 +34,12 @@ class Listener(Protocol):
 Done = Callable[[RunState], bool]
 
 
-def _record(population: Sequence[Individual], generation: int, counts: dict[str, int]) -> dict[str, Any]:
-    """The logbook line of a generation: its counts and the best, mean, min and max of every objective."""
-    values = np.array([ind.fitness.values for ind in population], dtype=float)
-    best = max(population, key=lambda ind: ind.fitness).fitness.values
-    return {"gen": generation, **counts, "best": [float(v) for v in best],
-            "mean": [float(v) for v in values.mean(axis=0)], "min": [float(v) for v in values.min(axis=0)],
-            "max": [float(v) for v in values.max(axis=0)]}
-
-
 def end_generation(strategy: Strategy, state: RunState, counts: dict[str, int], listeners: Sequence[Listener],
                    done: Done) -> None:
     """Hall of fame and logbook of the generation just told, whether the run is over, then the listeners."""
     state.hall_of_fame.update(strategy.population)
     state.generation += 1
-    record = _record(strategy.population, state.generation, counts)
+    record = generation_record(state.generation, counts, strategy.population)
     state.logbook.record(**record)
     state.finished = done(state)
     for listener in listeners:

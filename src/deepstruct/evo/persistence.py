@@ -25,6 +25,9 @@ from typing import Any
 __all__ = ["write_json_atomic", "read_json", "Journal", "BackgroundWriter", "read_journal", "sealed_json", "unseal",
            "naming", "CHECKPOINT", "JOURNAL", "CONFIG", "SEAL", "LINE_SEAL"]
 
+#: The largest checkpoint or journal read (a bound against a planted huge or endless file, far above real runs).
+MAX_RUN_FILE_BYTES = 1 << 34
+
 CHECKPOINT = "checkpoint.json"
 JOURNAL = "journal.jsonl"
 CONFIG = "config.json"
@@ -84,7 +87,8 @@ def write_json_atomic(path: str | Path, data: Any, *, seal: bool = False) -> Non
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     text = sealed_json(data) if seal else _dumps(data)
     try:
-        with naming(path), open(tmp, "w", encoding="utf-8") as handle:
+        tmp.unlink(missing_ok=True)  # never write through a planted symlink: the file is new (O_EXCL | O_NOFOLLOW)
+        with naming(path), open(tmp, "x", encoding="utf-8") as handle:  # O_EXCL: a symlink there is refused
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
@@ -137,13 +141,25 @@ def read_json(path: str | Path) -> Any:
     """Read a JSON file; a malformed file raises ``ValueError`` naming it."""
     path = Path(path)
     try:
-        return json.loads(path.read_bytes().decode("utf-8"))
+        return json.loads(_read(path).decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise ValueError(f"{path} is not UTF-8 text (byte {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path} is not valid JSON: {exc}") from None
     except RecursionError:
         raise ValueError(f"{path} is not valid JSON: it nests too deeply") from None
+
+
+def _no_follow(path: str, flags: int) -> int:
+    """``open``'s opener that refuses a symlink as the last part of the path (``O_NOFOLLOW``)."""
+    return os.open(path, flags | getattr(os, "O_NOFOLLOW", 0), 0o644)
+
+
+def _read(path: Path) -> bytes:
+    """The bytes of a run file: a regular file only (a FIFO or a device is refused at once, never waited on)."""
+    from deepstruct.safe_files import read_regular
+
+    return read_regular(path, MAX_RUN_FILE_BYTES, what="run file")
 
 
 class Journal:
@@ -163,7 +179,7 @@ class Journal:
         if self.fsync not in ("async", "always", "never"):
             raise ValueError(f"fsync must be 'async', 'always' or 'never', got {fsync!r}")
         self._repair()
-        self._handle = open(self.path, "a", encoding="utf-8")
+        self._handle = open(self.path, "a", encoding="utf-8", opener=_no_follow)  # never through a symlink
         self._pending = threading.Event()
         self._closing = False
         self._thread: threading.Thread | None = None
@@ -175,7 +191,7 @@ class Journal:
         """Cut a torn last line so that new lines start on a line of their own."""
         if not self.path.exists():
             return
-        raw = self.path.read_bytes()
+        raw = _read(self.path)
         if raw and not raw.endswith(b"\n"):
             with open(self.path, "r+b") as handle:
                 handle.truncate(raw.rfind(b"\n") + 1)
@@ -242,7 +258,7 @@ def read_journal(path: str | Path, *, sealed: bool = False) -> list[Any]:
     if not path.exists():
         return []
     records = []
-    *lines, _torn = path.read_bytes().split(b"\n")
+    *lines, _torn = _read(path).split(b"\n")
     seen_seal = False
     for number, raw in enumerate(lines, start=1):
         if not raw.strip():

@@ -41,6 +41,12 @@ from deepstruct.genomes import INITIALISERS, Genome, InnovationRegistry
 __all__ = ["EvolutionRun", "individual_seed", "default_run_dir"]
 
 
+def _stderr_line(text: str) -> None:
+    import sys
+
+    print(text, file=sys.stderr, flush=True)
+
+
 def default_run_dir(config: RunConfig) -> Path:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     name = config.task.name.replace(":", "_").replace("/", "_")
@@ -250,5 +256,5 @@ class EvolutionRun:
                     evaluator.close()
         state.elapsed_s, state.started = state.seconds(), 0.0
         if report:  # after the store is closed: the last checkpoint is on disk
-            write_report(self.run_dir, task=self.task)
+            write_report(self.run_dir, task=self.task, log=_stderr_line if self.progress else None)
         return self

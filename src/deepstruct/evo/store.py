@@ -1,7 +1,8 @@
 """The store of a run directory: the lock, the fitness cache, the journal and the checkpoint.
 
 - ``journal.jsonl`` gets one line per event as it happens: ``{"type": "result", ...}`` for every evaluation
-  (key, seed, generation, the evaluated genome and its :class:`~deepstruct.evo.protocol.EvaluationResult`), and,
+  (key, seed, generation, the evaluated genome and its :class:`~deepstruct.evo.protocol.EvaluationResult`; the
+  genomes in the compact, exact form of :mod:`deepstruct.evo.journal_codec`), and,
   in asynchronous runs, ``{"type": "ask", "keys": [...]}`` and ``{"type": "tell", "key": ...}`` in the order they
   happened, so a resumed run replays them. A torn last line (a kill mid-write) is dropped.
 - ``checkpoint.json`` is the whole state after a generation (population, hall of fame, logbook, RNG state,
@@ -18,6 +19,7 @@ journalled result is checked against its genome when it is first used. Whatever 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,11 +27,13 @@ from typing import Any
 from deepstruct._validation import is_int
 from deepstruct.evo import persistence as files
 from deepstruct.evo.config import ConfigError, RunConfig, config_to_toml
+from deepstruct.evo.journal_codec import pack_result, unpack_result
 from deepstruct.evo.protocol import EvaluationRequest, EvaluationResult, genome_key
 from deepstruct.evo.state import CHECKPOINT_SCHEMA, CHECKPOINT_VERSION, validate_checkpoint
 from deepstruct.genomes import Genome, GenomeError
 
-__all__ = ["RunStore", "CachedResult", "CHECKPOINT_SCHEMA", "CHECKPOINT_VERSION", "validate_checkpoint"]
+__all__ = ["RunStore", "CachedResult", "CHECKPOINT_SCHEMA", "CHECKPOINT_VERSION", "validate_checkpoint",
+           "lock_run_dir"]
 
 _RECORD_FIELDS = {"result": {"type", "gen", "key", "seed", "result"}, "ask": {"type", "keys"}, "tell": {"type", "key"}}
 
@@ -65,15 +69,19 @@ class RunStore:
         one a resumed run starts from), open the journal for appending."""
         self.config = config
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self._lock = _lock(self.run_dir)  # before anything in the directory changes: a live run keeps its files
+        self._lock = lock_run_dir(self.run_dir)  # before anything in the directory changes: a live run keeps its files
         try:
             for stale in self.run_dir.glob(".*.tmp"):
                 stale.unlink(missing_ok=True)
             config_file = self.run_dir / files.CONFIG
             if not config_file.exists():  # config.toml first: config.json marks a run directory
-                toml = self.run_dir / "config.toml"
-                with files.naming(toml):
-                    toml.write_text(config_to_toml(config), encoding="utf-8")
+                from deepstruct.safe_files import UnsafeFileError, write_inside
+
+                try:  # never through a symlink planted in the directory
+                    with files.naming(self.run_dir / "config.toml"):
+                        write_inside(self.run_dir, "config.toml", config_to_toml(config).encode("utf-8"))
+                except UnsafeFileError as exc:
+                    raise ConfigError(str(exc)) from None
                 files.write_json_atomic(config_file, config.to_dict())
             self.load_journal()
             if checkpoint is not None:
@@ -132,7 +140,7 @@ class RunStore:
                 if unknown:
                     raise ValueError(f"unknown field {sorted(unknown)[0][:40]!r}")
                 if kind == "result":
-                    key, gen, data = record["key"], record["gen"], record["result"]
+                    key, gen, data = record["key"], record["gen"], unpack_result(record["result"])
                     if not isinstance(key, str) or not is_int(gen) or gen < 0:
                         raise TypeError("'key' must be a string and 'gen' an int >= 0")
                     if isinstance(data, dict) and data.get("key", key) != key:
@@ -205,7 +213,7 @@ class RunStore:
         """Journal a result (durable before this returns, against a kill) and cache it."""
         assert self._journal is not None, "the store is not open"
         self._journal.append({"type": "result", "gen": generation, "key": result.key, "seed": request.seed,
-                              "result": result.to_dict()})
+                              "result": pack_result(result.to_dict())})  # genomes packed: evo/journal_codec.py
         self.cache.setdefault(result.key, CachedResult(result, generation))
         self.records.append({"type": "result", "key": result.key})
 
@@ -235,7 +243,7 @@ class RunStore:
     def read_checkpoint(self) -> dict[str, Any] | None:
         """The validated checkpoint (without its seal), or ``None`` when the run has none yet."""
         path = self.run_dir / files.CHECKPOINT
-        if not path.is_file():
+        if not path.exists() and not path.is_symlink():  # anything else there (a FIFO) is read and refused
             return None
         try:
             data = files.read_json(path)
@@ -250,16 +258,30 @@ def read_config(run_dir: Path) -> RunConfig:
     if not path.is_file():
         raise ConfigError(f"{run_dir} is not a run directory (no {files.CONFIG})")
     try:
-        return RunConfig.from_dict(files.read_json(path))
+        config = RunConfig.from_dict(files.read_json(path))
     except ValueError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+    from deepstruct.evo.run_config_files import check_config_files
+
+    check_config_files(run_dir, config)  # config.toml is config.json's copy: an edit of it is refused
+    return config
 
 
-def _lock(run_dir: Path) -> Any:
-    """An exclusive lock on the run directory (released when the returned file is closed)."""
+def lock_run_dir(run_dir: Path) -> Any:
+    """An exclusive lock on the run directory (released when the returned file is closed); a
+    :class:`ConfigError` when another process holds it or the directory cannot hold a lock file (read-only, not a
+    directory, ``.lock`` a symlink or a FIFO)."""
     import fcntl
 
-    handle = open(run_dir / ".lock", "w")
+    from deepstruct.safe_files import UnsafeFileError, open_lock_file
+
+    try:
+        handle = os.fdopen(open_lock_file(run_dir / ".lock"), "w")
+    except UnsafeFileError as exc:
+        raise ConfigError(str(exc)) from None
+    except OSError as exc:
+        raise ConfigError(f"{str(run_dir)[:200]} cannot hold a run: its lock file cannot be created "
+                          f"({exc.strerror})") from None
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:

@@ -199,7 +199,13 @@ def _user_task(spec: str, config: TaskConfig, seed: int) -> Task:
         function = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
         raise ConfigError(f"task.name {spec!r}: cannot import {attr!r} from {module_name!r} ({exc})") from None
-    result: Any = function(**config.params)
+    if not callable(function):
+        raise ConfigError(f"task.name {spec!r}: {attr!r} of {module_name!r} is not a function")
+    try:
+        result: Any = function(**config.params)
+    except Exception as exc:  # noqa: BLE001 - whatever the user's function raises, the task cannot be loaded
+        raise ConfigError(f"task.name {spec!r}: the function failed with task.params {str(config.params)[:80]} "
+                          f"({type(exc).__name__}: {str(exc)[:200]})") from None
     if isinstance(result, Task):
         return result
     if isinstance(result, tuple) and len(result) == 2:

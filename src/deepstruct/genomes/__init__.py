@@ -24,12 +24,12 @@ from deepstruct.genomes.initialisers import (
     initialise,
 )
 from deepstruct.genomes.innovation import InnovationRegistry
-from deepstruct.genomes.io import from_json, load_graphml, load_json, save_graphml, save_json, to_json
+from deepstruct.genomes.io import from_json, load_graphml, load_json, save_graphml, save_json, to_graphml, to_json
 from deepstruct.genomes.shape import member_shape
 
 __all__ = [
     "Genome", "GenomeError", "GenomeLimits", "SCHEMA_VERSION", "canonical_hash",
-    "to_json", "from_json", "save_json", "load_json", "save_graphml", "load_graphml",
+    "to_json", "from_json", "save_json", "load_json", "save_graphml", "load_graphml", "to_graphml",
     "INITIALISERS", "initialise", "init_watts_strogatz", "init_newman_watts_strogatz", "init_erdos_renyi",
     "init_barabasi_albert", "init_random_layered", "init_local", "InnovationRegistry", "member_shape",
 ]

@@ -26,8 +26,10 @@ from xml.parsers import expat
 from xml.sax.saxutils import escape, quoteattr
 
 from deepstruct.genomes.genome import SCHEMA_VERSION, Genome, GenomeError, GenomeLimits
+from deepstruct.safe_files import UnsafeFileError, read_regular
 
-__all__ = ["to_json", "from_json", "save_json", "load_json", "save_graphml", "load_graphml", "max_file_bytes"]
+__all__ = ["to_json", "from_json", "save_json", "load_json", "save_graphml", "load_graphml", "to_graphml",
+           "max_file_bytes"]
 
 _BYTES_PER_ITEM = 256
 _MAX_DEPTH = 16
@@ -39,21 +41,14 @@ def max_file_bytes(limits: GenomeLimits) -> int:
 
 
 def _read_bounded(path: str | os.PathLike[str], limits: GenomeLimits) -> bytes:
-    path = Path(path)
+
     bound = max_file_bytes(limits)
-    try:
-        size = path.stat().st_size
-        if size > bound:
-            raise GenomeError(f"{path}: {size} bytes is over the limit of {bound} bytes for a genome file")
-        with path.open("rb") as fh:  # read(n) allocates n bytes first: ask for the size, not the bound
-            data = fh.read(size + 1)
-            if len(data) > size:  # the file grew since stat
-                data += fh.read(bound + 1 - len(data))
+    try:  # a regular file only: a FIFO or a device is refused at once, never waited on
+        return read_regular(path, bound, what="genome file")
+    except UnsafeFileError as err:
+        raise GenomeError(str(err)) from err
     except OSError as err:
         raise GenomeError(f"cannot read genome file {path}: {err}") from err
-    if len(data) > bound:
-        raise GenomeError(f"{path}: over the limit of {bound} bytes for a genome file")
-    return data
 
 
 # -- JSON ----------------------------------------------------------------------------------------------
@@ -120,6 +115,11 @@ _EDGE_KEYS = (("weight", "double"),)
 
 def save_graphml(genome: Genome, path: str | os.PathLike[str]) -> None:
     """Write the genome as GraphML (readable by ``networkx.read_graphml`` and other tools)."""
+    Path(path).write_text(to_graphml(genome), encoding="utf-8")
+
+
+def to_graphml(genome: Genome) -> str:
+    """The genome as GraphML text (what :func:`save_graphml` writes)."""
     genome.validate()
     lines = ['<?xml version="1.0" encoding="UTF-8"?>', f'<graphml xmlns="{_NS}">']
     for name, kind in _GRAPH_KEYS:
@@ -155,7 +155,7 @@ def save_graphml(genome: Genome, path: str | os.PathLike[str]) -> None:
         data = "".join(f'<data key="e_{k}">{repr(float(x))}</data>' for k, x in d.items())
         lines.append(f'<edge source="{u}" target="{v}">{data}</edge>')
     lines += ["</graph>", "</graphml>", ""]
-    Path(path).write_text("\n".join(lines), encoding="utf-8")
+    return "\n".join(lines)
 
 
 def _parse_int(text: str, what: str) -> int:

@@ -16,6 +16,9 @@ from deepstruct._validation import is_int, is_number
 from deepstruct.genomes.interface import interface_to_dict
 from deepstruct.genomes.limits import GenomeError, GenomeLimits
 
+#: The largest ``next_id`` of a genome file: every id is below it and fits GraphML's 18-digit integers.
+MAX_NEXT_ID = 10**18 - 1
+
 __all__ = ["SCHEMA", "SCHEMA_VERSION", "INTERFACE_KEYS", "genome_to_dict", "read_graph"]
 
 SCHEMA = "deepstruct.genome"
@@ -53,8 +56,8 @@ def read_graph(data: Any, limits: GenomeLimits) -> tuple[int, nx.DiGraph, int]:
     if len(edges) > limits.max_edges:
         raise GenomeError(f"the genome has {len(edges)} edges, over the limit {limits.max_edges}")
     next_id = data.get("next_id")
-    if not is_int(next_id):
-        raise GenomeError(f"next_id must be an int, got {next_id!r}")
+    if not is_int(next_id) or not 0 <= next_id <= MAX_NEXT_ID:
+        raise GenomeError(f"next_id must be an int in [0, 10**18 - 1] (as GraphML), got {str(next_id)[:40]}")
     graph = nx.DiGraph()
     _read_vertices(vertices, graph)
     _read_edges(edges, graph)
