@@ -79,16 +79,17 @@ class GenomeConfig:
 
     With ``min_vertices`` > 0 every initial genome draws its size uniformly from
     ``min(min_vertices, num_vertices)..num_vertices`` (a varied start); 0 gives every one ``num_vertices``.
-    The default starts small and flat (one layer of 8-24 vertices that all read the input and feed the
-    output) and lets the mutations grow the networks, wider (``mut_duplicate_vertex``) or deeper.
+    The default draws two layers of 32-160 vertices whose first layer is locally connected (each vertex reads
+    a window of 3-12 adjacent inputs: :func:`deepstruct.genomes.init_local`), and the limits admit networks the
+    size of a dense MLP with two hidden layers of 100.
     """
 
-    init: str = "random_layered"
-    num_vertices: int = 24
-    min_vertices: int = 8
-    params: dict[str, Any] = field(default_factory=lambda: {"num_layers": 1})
-    max_vertices: int = 256
-    max_edges: int = 4096
+    init: str = "local"
+    num_vertices: int = 160
+    min_vertices: int = 32
+    params: dict[str, Any] = field(default_factory=lambda: {"num_layers": 2})
+    max_vertices: int = 512
+    max_edges: int = 40_000
 
     def __post_init__(self) -> None:
         _name("genome.init", self.init)
@@ -116,16 +117,16 @@ class TrainingConfig:
     """Fitness: decode -> train -> evaluate (-> prune -> re-encode)."""
 
     epochs: int = 20
-    child_epochs: int = 0  # Lamarckian: epochs of a child that inherits trained weights (0: training.epochs)
-    child_learning_rate: float = 0.0  # Lamarckian: Adam's step for such a child (0: training.learning_rate)
+    child_epochs: int = 5  # Lamarckian: epochs of a child that inherits trained weights (0: training.epochs)
+    child_learning_rate: float = 0.005  # Lamarckian: Adam's step for such a child (0: training.learning_rate)
     halving_epoch: int = 0  # successive halving in a batch: the worse requests stop after this epoch (0: off)
     halving_keep: float = 0.5  # the fraction of a batch's requests that train on past halving_epoch
-    seeds: int = 3  # training repeats per individual (own initial weights and batch order); the fitness is the mean
+    seeds: int = 1  # training repeats per individual (own initial weights and batch order); the fitness is the mean
     batch_size: int = 64
     learning_rate: float = 0.02
     weight_decay: float = 0.0
     prune_amount: float = 0.0  # fraction of connections removed after training; 0 disables pruning
-    mode: str = "baldwinian"
+    mode: str = "lamarckian"  # children go on from their parent's trained weights (the child schedule above)
     deadline_s: float = 120.0  # per evaluation; past it the individual gets a penalty fitness
     objectives: tuple[str, ...] = ("accuracy",)
     phenotype: str = "dan"  # the decoded model family: dan, ffn (layered genomes) or auto
@@ -183,9 +184,10 @@ class AlgorithmConfig:
     elites: int = 1
     hall_of_fame: int = 5
     mutations: dict[str, float] = field(default_factory=lambda: {
-        "mut_duplicate_vertex": 2.0, "mut_add_vertex": 0.5, "mut_remove_vertex": 0.5, "mut_add_edge": 0.5,
+        "mut_duplicate_vertex": 1.0, "mut_add_vertex": 0.5, "mut_remove_vertex": 0.5, "mut_add_edge": 0.5,
         "mut_remove_edge": 1.0, "mut_rewire_edge": 0.5, "mut_add_input_edge": 0.25, "mut_remove_input_edge": 0.25,
-        "mut_add_output_edge": 0.25, "mut_remove_output_edge": 0.25,
+        "mut_add_output_edge": 0.25, "mut_remove_output_edge": 0.25, "mut_input_window": 1.0,
+        "mut_add_local_unit": 1.0,
     })
     crossover: str = "cx_aligned"
     asynchronous: bool = False  # aging only: ask for a child as soon as a result returns (steady state)
