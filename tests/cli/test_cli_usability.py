@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from deepstruct.cli import build_parser, main
+from deepstruct.evo.config import RunConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -19,7 +20,9 @@ def test_every_evolve_flag_has_help_with_its_default() -> None:
         if action.option_strings and action.dest != "help":
             assert action.help and "default" in action.help, action.option_strings
     text = " ".join(evolve.format_help().split())
-    assert "(default: 30)" in text and "(default: 24)" in text and "(default: baldwinian)" in text
+    defaults = RunConfig()
+    for value in (defaults.algorithm.generations, defaults.algorithm.population, defaults.training.mode):
+        assert f"(default: {value})" in text, value
 
 
 @pytest.mark.parametrize(("field", "meant"), [("training.epoch", "training.epochs"),

@@ -19,7 +19,7 @@ from deepstruct.evo.store import lock_run_dir
 
 TINY = ["--evaluator", "serial", "--population", "4", "--generations", "1", "--epochs", "1",
         "--set", "task.max_samples=300", "--set", "genome.num_vertices=6", "--set", "genome.min_vertices=0",
-        "--set", "training.seeds=1", "--no-progress"]
+        "--set", "training.seeds=1", "--no-progress", "--mode", "baldwinian"]
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from deepstruct.genomes.size import genome_size, model_size
 
 TINY = ["--evaluator", "serial", "--population", "4", "--generations", "1", "--epochs", "1",
         "--set", "task.max_samples=300", "--set", "genome.num_vertices=6", "--set", "genome.min_vertices=0",
-        "--set", "training.seeds=1", "--no-progress"]
+        "--set", "training.seeds=1", "--no-progress", "--mode", "baldwinian"]
 SIZE = re.compile(r"\d[\d,]* vertices, \d[\d,]* hidden edges?, \d[\d,]* interface edges?, \d[\d,]* parameters")
 
 

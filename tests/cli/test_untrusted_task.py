@@ -17,7 +17,7 @@ from deepstruct.evo.tasks import UntrustedTaskError
 
 USER_TASK = "tests.evo.test_tasks:make_blobs"
 TINY = ["--evaluator", "serial", "--population", "4", "--generations", "1", "--epochs", "1",
-        "--set", "training.seeds=1", "--set", "genome.num_vertices=10", "--no-progress"]
+        "--set", "training.seeds=1", "--set", "genome.num_vertices=10", "--no-progress", "--mode", "baldwinian"]
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,8 @@ def test_only_a_lamarckian_child_with_inherited_weights_gets_the_child_schedule(
     assert not inherits_training(_weighted(), TrainingConfig(mode="baldwinian", child_epochs=4))
     assert EvaluationRequest.of(_weighted(), 0, lamarckian).schedule == (4, 0.005)
     assert EvaluationRequest.of(Genome(3, 2, vertices=[0]), 0, lamarckian).schedule == (20, 0.02)
-    assert TrainingConfig(mode="lamarckian").schedule(True) == (20, 0.02)  # unset child settings: the same
+    unset = TrainingConfig(mode="lamarckian", child_epochs=0, child_learning_rate=0.0)
+    assert unset.schedule(True) == (20, 0.02)  # unset child settings: the founders' schedule
 
 
 def test_requests_of_different_schedules_never_share_a_batch() -> None:

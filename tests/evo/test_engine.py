@@ -56,8 +56,8 @@ def test_a_result_round_trips_through_json_and_refuses_non_finite_values() -> No
 
 def test_a_request_derives_key_and_seed_from_the_genome_only() -> None:
     (genome,) = _genomes(1)
-    a = EvaluationRequest.of(genome, 7, TrainingConfig())
-    b = EvaluationRequest.of(genome.copy(), 7, TrainingConfig())
+    a = EvaluationRequest.of(genome, 7, TrainingConfig(seeds=3))
+    b = EvaluationRequest.of(genome.copy(), 7, TrainingConfig(seeds=3))
     assert a == b and a.seed == individual_seed(7, a.key)
     assert a.repeat_seeds()[0] == a.seed and len(set(a.repeat_seeds())) == 3
     with pytest.raises(ConfigError, match="TrainingConfig"):
@@ -184,7 +184,9 @@ def test_resume_refuses_a_journal_with_a_damaged_line(tmp_path: Path) -> None:
 
 
 def test_a_batched_run_matches_the_one_by_one_run(tmp_path: Path) -> None:
-    config = tiny_config(**{"algorithm.generations": 1, "training.seeds": 2})
+    # Baldwinian: a Lamarckian genome carries its trained weights, whose float rounding differs between a batch
+    # and training alone (within 1e-5, tests/evo/test_child_epochs.py), and with them its key
+    config = tiny_config(**{"algorithm.generations": 1, "training.seeds": 2, "training.mode": "baldwinian"})
     one = EvolutionRun(config.override({"evaluator.batch": 1}), tmp_path / "one").run(report=False)
     batched = EvolutionRun(config.override({"evaluator.batch": 0}), tmp_path / "batched").run(report=False)
     assert [i.key for i in one.strategy.population] == [i.key for i in batched.strategy.population]

@@ -188,7 +188,8 @@ def test_the_population_shares_one_innovation_registry_kept_in_the_checkpoint(tm
 
 
 def test_a_population_larger_than_the_start_space_is_a_warning(tmp_path: Path) -> None:
-    narrow = tiny_config(**{"genome.num_vertices": 2, "genome.min_vertices": 0, "algorithm.population": 6})
+    narrow = tiny_config(**{"genome.init": "random_layered", "genome.params": {"num_layers": 1},
+                            "genome.num_vertices": 2, "genome.min_vertices": 0, "algorithm.population": 6})
     with pytest.warns(UserWarning, match="drew only 1 distinct genomes"):
         genomes = EvolutionRun(narrow, tmp_path / "narrow").initial_genomes()
     assert len(genomes) == 6

@@ -70,7 +70,9 @@ def plan_batches(requests: Sequence[EvaluationRequest], members: int, max_weight
     Examples
     --------
     >>> from deepstruct.genomes import Genome
-    >>> small = [EvaluationRequest(str(i), Genome(4, 2, edges=[(0, 1)]).to_dict(), i) for i in range(5)]
+    >>> from deepstruct.evo.config import TrainingConfig
+    >>> three = TrainingConfig(seeds=3)
+    >>> small = [EvaluationRequest(str(i), Genome(4, 2, edges=[(0, 1)]).to_dict(), i, three) for i in range(5)]
     >>> plan_batches(small, members=6, max_weights=10_000)  # 3 training seeds each: two requests per batch
     [[0, 1], [2, 3], [4]]
     """
