@@ -164,6 +164,59 @@ def _score(member: _Member, parent: Genome, tensors: dict[str, Any],
     return stats, new_genome
 
 
+Run = tuple[dict[str, Any], dict[str, Any] | None, Any]  # one member's statistics, re-encoded genome and model
+
+
+def _build(requests: Sequence[EvaluationRequest], training: TrainingConfig,
+           failures: dict[int, str]) -> tuple[dict[int, Genome], list[_Member]]:
+    """Every request's genome (the worker's input: validated here, once) and its members; a request that cannot
+    be built gets its failure and no members."""
+    parents: dict[int, Genome] = {}
+    members: list[_Member] = []
+    for i, request in enumerate(requests):
+        try:
+            parents[i] = request.load_genome()
+            members.extend(_Member(i, r, seed, decode_member(parents[i], seed, training, validate=False),
+                                   request.schedule)
+                           for r, seed in enumerate(request.repeat_seeds()))
+        except Exception as exc:  # noqa: BLE001 - building one member only fails that member's request
+            failures[i] = _where(exc)
+            members = [m for m in members if m.request != i]
+    return parents, members
+
+
+def _scored(members: list[_Member], parents: dict[int, Genome], tensors: dict[str, Any], training: TrainingConfig,
+            failures: dict[int, str]) -> dict[int, list[Run]]:
+    """The statistics of every trained member, by request; a member's failure fails its request."""
+    runs: dict[int, list[Run]] = {}
+    for member in members:
+        if member.request in failures:
+            continue
+        if member.reason is not None:
+            failures[member.request] = member.reason
+            continue
+        try:
+            stats, new_genome = _score(member, parents[member.request], tensors, training)
+            stats["epochs"] = float(member.trained if member.trained >= 0 else member.schedule[0])
+        except Exception as exc:  # noqa: BLE001
+            failures[member.request] = _where(exc)
+            continue
+        runs.setdefault(member.request, []).append((stats, new_genome, member.model))
+    return runs
+
+
+def _result(request: EvaluationRequest, runs: list[Run], share: float) -> EvaluationResult:
+    """A request's result from its members' runs: the first repeat's statistics and genome, the averaged ones
+    (:data:`_AVERAGED`) over all repeats."""
+    stats, new_genome, _ = runs[0]
+    if len(runs) > 1:
+        accuracies = [run[0]["accuracy"] for run in runs]
+        stats = dict(stats, **{name: float(np.mean([run[0][name] for run in runs])) for name in _AVERAGED},
+                     accuracy_spread=float(max(accuracies) - min(accuracies)))
+    values = tuple(float(stats[name]) for name in request.training.objectives)
+    return EvaluationResult(request.key, values, None, new_genome, stats, share, request.genome)
+
+
 def _run(requests: Sequence[EvaluationRequest], data: dict[str, np.ndarray],
          batched: bool) -> tuple[list[EvaluationResult], list[Any]]:
     """The results and, per request, the trained model of its first repeat (``None`` on a penalty)."""
@@ -180,56 +233,21 @@ def _run(requests: Sequence[EvaluationRequest], data: dict[str, np.ndarray],
     deadline = started + training.deadline_s * len(requests)  # the budget of evaluating them one by one
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # one thread per evaluation; restored for the caller
+    failures: dict[int, str] = {}
     try:
         device = resolve_device(training.device)
         with warnings.catch_warnings():  # Ray's object store hands out read-only arrays; they are only ever read
             warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
             tensors = {k: torch.from_numpy(np.asarray(v)) for k, v in data.items()}
-        failures: dict[int, str] = {}
-        parents: dict[int, Genome] = {}
-        members: list[_Member] = []
-        for i, request in enumerate(requests):
-            try:
-                parents[i] = request.load_genome()  # the worker's input: validated here, once
-                members.extend(_Member(i, r, seed, decode_member(parents[i], seed, training, validate=False),
-                                       request.schedule)
-                               for r, seed in enumerate(request.repeat_seeds()))
-            except Exception as exc:  # noqa: BLE001 - building one member only fails that member's request
-                failures[i] = _where(exc)
-                members = [m for m in members if m.request != i]
+        parents, members = _build(requests, training, failures)
         _train(members, tensors, training, deadline, batched, device)
-        runs: dict[int, list[tuple[dict[str, Any], dict[str, Any] | None, Any]]] = {}
-        for member in members:
-            if member.request in failures:
-                continue
-            if member.reason is not None:
-                failures[member.request] = member.reason
-                continue
-            try:
-                stats, new_genome = _score(member, parents[member.request], tensors, training)
-                stats["epochs"] = float(member.trained if member.trained >= 0 else member.schedule[0])
-            except Exception as exc:  # noqa: BLE001
-                failures[member.request] = _where(exc)
-                continue
-            runs.setdefault(member.request, []).append((stats, new_genome, member.model))
+        runs = _scored(members, parents, tensors, training, failures)
     finally:
         torch.set_num_threads(threads)
     share = (time.monotonic() - started) / len(requests)
-    results, models = [], []
-    for i, request in enumerate(requests):
-        if i in failures:
-            results.append(EvaluationResult.penalty(request, training.objectives, failures[i], share))
-            models.append(None)
-            continue
-        stats, new_genome, model = runs[i][0]
-        if len(runs[i]) > 1:
-            accuracies = [run[0]["accuracy"] for run in runs[i]]
-            stats = dict(stats, **{name: float(np.mean([run[0][name] for run in runs[i]])) for name in _AVERAGED},
-                         accuracy_spread=float(max(accuracies) - min(accuracies)))
-        values = tuple(float(stats[name]) for name in training.objectives)
-        results.append(EvaluationResult(request.key, values, None, new_genome, stats, share, request.genome))
-        models.append(model)
-    return results, models
+    results = [EvaluationResult.penalty(r, training.objectives, failures[i], share) if i in failures
+               else _result(r, runs[i], share) for i, r in enumerate(requests)]
+    return results, [None if i in failures else runs[i][0][2] for i in range(len(requests))]
 
 
 def evaluate_requests(requests: Sequence[EvaluationRequest], data: dict[str, np.ndarray], *,

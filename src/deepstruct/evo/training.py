@@ -249,66 +249,91 @@ def train_members(models: Sequence[torch.nn.Module], seeds: Sequence[int], x: to
         return []
     target = torch.device(device) if device is not None else x.device
     population = PopulationDAN.from_models(models, device=target)
-    x, y = x.to(target), y.to(target)
-    k, n = len(models), len(x)
+    schedule = torch.tensor([config.epochs] * len(models) if epochs is None else list(epochs))
+    if len(schedule) != len(models):
+        raise ValueError(f"train_members needs one epoch count per model: {len(models)} models, "
+                         f"{len(schedule)} counts")
+    steps = _Steps(population, x.to(target), y.to(target), config,
+                   config.learning_rate if learning_rate is None else learning_rate, deadline)
     rngs = [np.random.default_rng(int(s)) for s in seeds]
-    flat = population.flat
-    optimiser = FlatAdam(flat, lr=config.learning_rate if learning_rate is None else learning_rate)
-    freezer = _Freezer(flat)
-    reasons: list[str | None] = [None] * k
-    schedule = torch.tensor([config.epochs] * k if epochs is None else list(epochs))
-    if len(schedule) != k:
-        raise ValueError(f"train_members needs one epoch count per model: {k} models, {len(schedule)} counts")
     population.train()
-    done = False
     for epoch in range(int(schedule.max())):
-        finished = (schedule == epoch) & ~freezer.frozen
-        stop = at_epoch(epoch, population, freezer.frozen | finished) if at_epoch is not None else None
+        finished = (schedule == epoch) & ~steps.freezer.frozen
+        stop = at_epoch(epoch, population, steps.freezer.frozen | finished) if at_epoch is not None else None
         if stop is not None:
-            finished |= stop.cpu() & ~freezer.frozen
+            finished |= stop.cpu() & ~steps.freezer.frozen
         if bool(finished.any()):  # these members are trained: they keep their parameters from here on
-            freezer.freeze(finished)
-            if bool(freezer.frozen.all()):
+            steps.freezer.freeze(finished)
+            if bool(steps.freezer.frozen.all()):
                 break
-        order = torch.from_numpy(np.stack([rng.permutation(n) for rng in rngs])).to(target)
-        for start in range(0, n, config.batch_size):
-            index = order[:, start: start + config.batch_size].reshape(-1)
-            batch = F.embedding(index, x).view(k, -1, x.shape[1])  # a row gather, faster than index_select
-            losses = _member_losses(population(batch), y.index_select(0, index).view(k, -1))
-            total = losses.sum()
-            if freezer.any or not bool(torch.isfinite(total.detach())):  # one check while all are finite
-                finite = torch.isfinite(losses.detach()).cpu()
-                newly = ~finite & ~freezer.frozen
-                if bool(newly.any()):
-                    values = losses.detach().cpu().tolist()
-                    for i in torch.nonzero(newly).flatten().tolist():
-                        reasons[i] = _nonfinite(values[i], epoch)
-                    freezer.freeze(newly)
-                    if bool(freezer.frozen.all()):
-                        done = True
-                        break
-                total = torch.where(freezer.frozen.to(target), torch.zeros_like(losses), losses).sum()
-            flat.grad = None
-            total.backward()
-            if freezer.any:
-                freezer.mask_gradients()
-            if config.weight_decay:  # Adam's L2 term, only where the member's own model has a gradient
-                flat.grad.addcmul_(flat.detach(), population.live, value=config.weight_decay)
-            optimiser.step()
-            if freezer.any:
-                freezer.restore()
-            if time.monotonic() > deadline:
-                for i in range(k):
-                    if reasons[i] is None and not bool(freezer.frozen[i]):  # frozen: trained, or failed
-                        reasons[i] = _late(config, epoch)
-                done = True
-                break
-        if done:
+        order = torch.from_numpy(np.stack([rng.permutation(len(x)) for rng in rngs])).to(target)
+        if not steps.epoch(order, epoch):
             break
     population.write_back(models)
     for model in models:
         model.eval()
-    return reasons
+    return steps.reasons
+
+
+class _Steps:
+    """The mini-batch steps of :func:`train_members` over one population: forward, the members' losses,
+    freezing the ones that turn non-finite, backward, weight decay, one :class:`FlatAdam` step."""
+
+    def __init__(self, population: PopulationDAN, x: torch.Tensor, y: torch.Tensor, config: Any, lr: float,
+                 deadline: float) -> None:
+        self.population, self.x, self.y, self.config, self.deadline = population, x, y, config, deadline
+        self.flat = population.flat
+        self.optimiser = FlatAdam(self.flat, lr=lr)
+        self.freezer = _Freezer(self.flat)
+        self.reasons: list[str | None] = [None] * self.flat.shape[0]
+
+    def epoch(self, order: torch.Tensor, epoch: int) -> bool:
+        """One epoch over ``order`` (a ``(K, n)`` permutation per member); ``False`` when training must stop
+        (every member frozen, or the deadline passed)."""
+        k, x, batch_size = len(self.reasons), self.x, self.config.batch_size
+        for start in range(0, len(x), batch_size):
+            index = order[:, start: start + batch_size].reshape(-1)
+            batch = F.embedding(index, x).view(k, -1, x.shape[1])  # a row gather, faster than index_select
+            losses = _member_losses(self.population(batch), self.y.index_select(0, index).view(k, -1))
+            total = self._finite_total(losses, epoch)
+            if total is None:
+                return False
+            self._step(total)
+            if time.monotonic() > self.deadline:
+                for i in range(k):
+                    if self.reasons[i] is None and not bool(self.freezer.frozen[i]):  # frozen: trained, or failed
+                        self.reasons[i] = _late(self.config, epoch)
+                return False
+        return True
+
+    def _finite_total(self, losses: torch.Tensor, epoch: int) -> torch.Tensor | None:
+        """The sum of the losses of the members still training (a member whose loss turns non-finite is frozen
+        here, with its reason); ``None`` when every member is frozen."""
+        total = losses.sum()
+        freezer = self.freezer
+        if freezer.any or not bool(torch.isfinite(total.detach())):  # one check while all are finite
+            newly = ~torch.isfinite(losses.detach()).cpu() & ~freezer.frozen
+            if bool(newly.any()):
+                values = losses.detach().cpu().tolist()
+                for i in torch.nonzero(newly).flatten().tolist():
+                    self.reasons[i] = _nonfinite(values[i], epoch)
+                freezer.freeze(newly)
+                if bool(freezer.frozen.all()):
+                    return None
+            total = torch.where(freezer.frozen.to(losses.device), torch.zeros_like(losses), losses).sum()
+        return total
+
+    def _step(self, total: torch.Tensor) -> None:
+        flat, freezer = self.flat, self.freezer
+        flat.grad = None
+        total.backward()
+        if freezer.any:
+            freezer.mask_gradients()
+        if self.config.weight_decay:  # Adam's L2 term, only where the member's own model has a gradient
+            flat.grad.addcmul_(flat.detach(), self.population.live, value=self.config.weight_decay)
+        self.optimiser.step()
+        if freezer.any:
+            freezer.restore()
 
 
 def evaluate_members(members: Sequence[torch.nn.Module] | PopulationDAN, x: torch.Tensor,
