@@ -34,9 +34,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from bench_surrogate import journal_data
 
 from deepstruct.evo.config import RunConfig
 from deepstruct.evo.run import EvolutionRun
+from deepstruct.evo.surrogate import held_out_r2
 
 NSGA = {"algorithm.name": "nsga2", "training.objectives": ["accuracy", "params"]}
 COMPARISONS: dict[str, dict[str, dict[str, Any]]] = {
@@ -71,12 +73,15 @@ def evolve(config: RunConfig) -> dict[str, Any]:
         run = EvolutionRun(config, Path(tmp) / "run")
         run.on_generation = record
         run.run(report=False)
+        seconds = time.perf_counter() - start
+        genomes, values = journal_data(Path(tmp) / "run")
+    r2 = held_out_r2(genomes, values, seed=config.seed) if len(genomes) >= 20 else float("nan")
     members = list(run.hall_of_fame)
     best = max(members, key=lambda ind: ind.fitness.values[0]).stats
     front = [(float(ind.stats["test_accuracy"]), float(ind.stats["params"])) for ind in members if ind.stats]
     return {"accuracy": float(best["accuracy"]), "test_accuracy": float(best["test_accuracy"]),
-            "params": float(best["params"]), "evals": run.evaluations, "seconds": time.perf_counter() - start,
-            "trace": trace, "front": front}
+            "params": float(best["params"]), "evals": run.evaluations, "seconds": seconds,
+            "trace": trace, "front": front, "surrogate_r2": r2}
 
 
 def dense_reference(task: str, overrides: dict[str, Any]) -> dict[str, float]:
@@ -134,20 +139,22 @@ def report(rows: list[tuple[str, str, int, dict[str, Any]]], methods: dict[str, 
         ref = references[task]
         print(f"\n{task}: dense MLP 100-100 with the same recipe: test {ref['test_accuracy']:.4f} "
               f"({ref['params']:.0f} parameters)")
-        print(f"  {'method':22s} {'test acc':>17s} {'vs random':>17s} {'params':>13s} {'evals':>11s}   per seed")
+        print(f"  {'method':22s} {'test acc':>17s} {'vs random':>17s} {'params':>13s} {'evals':>11s}  surrogate "
+              "R2 (held out)   per seed")
         for method in methods:
             found = {s: r for m, t, s, r in rows if (m, t) == (method, task)}
             base = {s: r for m, t, s, r in rows if (m, t) == (BASELINE.get(method, "random"), task)}
             seeds = sorted(found)
             test = [found[s]["test_accuracy"] for s in seeds]
             diff = [found[s]["test_accuracy"] - base[s]["test_accuracy"] for s in seeds if s in base]
-            wins = "" if not diff or method.startswith("random") else \
+            wins = "" if len(diff) < 2 or method.startswith("random") else \
                 (" (wins)" if np.mean(diff) > np.std(diff) and np.mean(diff) > 0 else " (no win)")
             vs = f"{np.mean(diff):+.4f} ± {np.std(diff):.4f}{wins}" if diff and not method.startswith("random") else ""
             params = [found[s]["params"] for s in seeds]
             evals = [found[s]["evals"] for s in seeds]
+            r2 = np.nanmean([found[s]["surrogate_r2"] for s in seeds])
             print(f"  {method:22s} {_stats(test)} {vs:>26s} {np.mean(params):6.0f} ± {np.std(params):5.0f} "
-                  f"{np.mean(evals):5.0f} ± {np.std(evals):3.0f}   " + " ".join(f"{v:.3f}" for v in test))
+                  f"{np.mean(evals):5.0f} ± {np.std(evals):3.0f}  R2 {r2:5.2f}   " + " ".join(f"{v:.3f}" for v in test))
             if method in BASELINE:
                 reference = 2 * ref["params"]
                 mine = [hypervolume(found[s]["front"], reference) for s in seeds]
@@ -171,8 +178,9 @@ def plot(rows: list[tuple[str, str, int, dict[str, Any]]], methods: dict[str, An
             if not traces:
                 continue
             grid = np.linspace(0, max(tr[-1][0] for tr in traces), 100)
-            curves = [np.interp(grid, [p[0] for p in tr], [p[2] for p in tr], left=np.nan) for tr in traces]
-            ax.plot(grid, np.nanmean(curves, axis=0), label=method)
+            curves = np.array([np.interp(grid, [p[0] for p in tr], [p[2] for p in tr], left=np.nan) for tr in traces])
+            started = ~np.isnan(curves).all(axis=0)  # before its first generation ends a method has no best yet
+            ax.plot(grid[started], np.nanmean(curves[:, started], axis=0), label=method)
         ax.set_title(f"{task}: test accuracy of the best by validation")
         ax.set_xlabel("wall time (s, one thread)")
         ax.set_ylabel("test accuracy (mean over seeds)")
