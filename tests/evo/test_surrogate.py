@@ -11,7 +11,7 @@ import pytest
 from deepstruct.evo.run import EvolutionRun
 from deepstruct.evo.surrogate import DESCRIPTORS, Surrogate, descriptors, held_out_r2
 from deepstruct.genomes import Genome, init_local
-from tests.evo.conftest import tiny_config
+from tests.evo.conftest import Killed, killed_after_generation, tiny_config
 
 
 def test_descriptors_count_the_structure() -> None:
@@ -36,22 +36,13 @@ def test_the_surrogate_explains_a_structural_fitness_and_not_noise() -> None:
         Surrogate().fit(genomes[:1], structural[:1])
 
 
-class _Crash(RuntimeError):
-    pass
-
-
 def test_a_screened_run_is_reproducible_and_resumes_exactly(tmp_path: Path) -> None:
     config = tiny_config(**{"algorithm.screen": 4, "algorithm.population": 8, "algorithm.generations": 4})
     whole = EvolutionRun(config, tmp_path / "whole").run(report=False)
     assert whole.surrogate is not None and whole.surrogate.surrogate is not None  # it did screen
     crashing = EvolutionRun(config, tmp_path / "crashed")
-
-    def crash(run: EvolutionRun) -> None:
-        if run.generation == 3:
-            raise _Crash
-
-    crashing.on_generation = crash
-    with pytest.raises(_Crash):
+    crashing.on_generation = killed_after_generation(3)
+    with pytest.raises(Killed):
         crashing.run(report=False)
     EvolutionRun.resume(tmp_path / "crashed").run(report=False)
 
