@@ -9,7 +9,6 @@ the models of this library; these classes keep code written against 0.10 running
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -18,6 +17,7 @@ from torch import nn
 
 from deepstruct._validation import check_int
 from deepstruct.sparse.masked_linear import MaskedLinearLayer
+from deepstruct.sparse.recurrent import recurrent_init_
 
 __all__ = ["BaseRecurrentLayer", "MaskedRecurrentLayer", "MaskedGRULayer", "MaskedLSTMLayer", "MaskedDeepRNN"]
 
@@ -48,10 +48,7 @@ class BaseRecurrentLayer(nn.Module):
 
     def reset_parameters(self, *, generator: torch.Generator | None = None) -> None:
         """``U(-1/sqrt(H), 1/sqrt(H))`` for every weight and bias (``torch.nn``'s recurrent initialisation)."""
-        bound = 1.0 / math.sqrt(self.hidden_size)
-        with torch.no_grad():
-            for p in self.parameters():
-                p.copy_((torch.rand(p.shape, generator=generator, dtype=p.dtype) * 2 - 1) * bound)
+        recurrent_init_(self, self.hidden_size, generator)
 
     def set_i2h_mask(self, mask: torch.Tensor) -> None:
         """Mask of the input-to-hidden matrix, shape ``(gates * H, input_size)``."""

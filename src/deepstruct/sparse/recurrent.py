@@ -51,6 +51,15 @@ def hidden_mask(structure: nx.Graph, *, self_loops: bool = True) -> tuple[torch.
     return mask, order
 
 
+
+def recurrent_init_(module: nn.Module, hidden_size: int, generator: torch.Generator | None = None) -> None:
+    """Draw every parameter of ``module`` from ``U(-1/sqrt(H), 1/sqrt(H))`` (``torch.nn``'s recurrent
+    initialisation), in place, from ``generator``."""
+    bound = 1.0 / math.sqrt(hidden_size)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_((torch.rand(p.shape, generator=generator, dtype=p.dtype) * 2 - 1) * bound)
+
 class _MaskedRecurrent(MaskableModule):
     mode = "RNN_TANH"
     gates = 1
@@ -97,10 +106,7 @@ class _MaskedRecurrent(MaskableModule):
 
     def reset_parameters(self, *, generator: torch.Generator | None = None) -> None:
         """``U(-1/sqrt(H), 1/sqrt(H))`` for every weight and bias, as ``torch.nn`` recurrent layers."""
-        bound = 1.0 / math.sqrt(self.hidden_size)
-        with torch.no_grad():
-            for p in self.parameters():
-                p.copy_((torch.rand(p.shape, generator=generator, dtype=p.dtype) * 2 - 1) * bound)
+        recurrent_init_(self, self.hidden_size, generator)
 
     def layer_parameters(self, layer: int) -> tuple[torch.Tensor | None, ...]:
         """``(w_ih, mask_ih, b_ih, w_hh, mask_hh, b_hh)`` of one stacked layer (read by ``GraphTransform``)."""
