@@ -165,7 +165,7 @@ def report(rows: list[tuple[str, str, int, dict[str, Any]]], methods: dict[str, 
 
 
 def plot(rows: list[tuple[str, str, int, dict[str, Any]]], methods: dict[str, Any], tasks: list[str],
-         path: Path) -> None:
+         path: Path, clock: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -182,7 +182,7 @@ def plot(rows: list[tuple[str, str, int, dict[str, Any]]], methods: dict[str, An
             started = ~np.isnan(curves).all(axis=0)  # before its first generation ends a method has no best yet
             ax.plot(grid[started], np.nanmean(curves[:, started], axis=0), label=method)
         ax.set_title(f"{task}: test accuracy of the best by validation")
-        ax.set_xlabel("wall time (s, one thread)")
+        ax.set_xlabel(f"{clock} time (s, one thread)")
         ax.set_ylabel("test accuracy (mean over seeds)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
@@ -225,7 +225,7 @@ def main() -> None:
     if args.json:
         args.json.write_text(json.dumps([{"method": m, "task": t, "seed": s, **r} for m, t, s, r in rows]))
     if args.plot:
-        plot(rows, methods, args.tasks, args.plot)
+        plot(rows, methods, args.tasks, args.plot, args.clock)
 
 
 if __name__ == "__main__":
