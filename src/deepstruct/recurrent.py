@@ -9,6 +9,7 @@ the models of this library; these classes keep code written against 0.10 running
 
 from __future__ import annotations
 
+from abc import ABCMeta, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -25,7 +26,7 @@ Nonlinearity = Callable[[torch.Tensor], torch.Tensor]
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
 
-class BaseRecurrentLayer(nn.Module):
+class BaseRecurrentLayer(nn.Module, metaclass=ABCMeta):
     """One recurrent cell with masked matrices ``ih`` (``gates * H x input_size``) and ``hh`` (``gates * H x H``).
 
     ``nonlinearity`` is taken by every cell (``MaskedDeepRNN`` passes it to each); only
@@ -63,8 +64,9 @@ class BaseRecurrentLayer(nn.Module):
             raise ValueError(f"a step's input has shape (batch, {self.input_size}), got {tuple(x.shape)}")
         return self.ih(x), self.hh(h.to(self.hh.weight.dtype))
 
+    @abstractmethod
     def forward(self, input: torch.Tensor, hx: Any) -> Any:  # noqa: A002 - 0.10's parameter name
-        raise NotImplementedError
+        """One step: the new state from ``input`` ``(batch, input_size)`` and the state ``hx``."""
 
     def _initial(self, hx: torch.Tensor) -> State:
         return hx

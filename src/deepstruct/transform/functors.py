@@ -10,6 +10,7 @@ recomputed a masked layer's mask).
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 
 import numpy as np
 import torch
@@ -21,11 +22,12 @@ from deepstruct.sparse.masked_linear import MaskedLinearLayer
 __all__ = ["ForgetfulFunctor", "LinearLayerFunctor", "Conv2dLayerFunctor"]
 
 
-class ForgetfulFunctor:
+class ForgetfulFunctor(ABC):
     """A transformation of a module into a graph that keeps only the connectivity (no weights)."""
 
+    @abstractmethod
     def transform(self, model: torch.nn.Module) -> LabeledDAG:
-        raise NotImplementedError(f"{type(self).__name__} does not implement transform")
+        """The graph of ``model``'s connectivity."""
 
     def applies(self, model: torch.nn.Module) -> bool:
         return True
