@@ -21,6 +21,8 @@ Comparisons (``--compare``):
 - ``default``: the default search against random search (for the long runs the issue asks for).
 - ``modes``: the default search in Lamarckian (children go on training), Baldwinian and no-inheritance mode.
 - ``noise``: one training seed per candidate against three.
+- ``options``: the default search against itself with three training seeds, with the surrogate screening four
+  mutants per child, and with successive halving at epoch 5 (and random search).
 """
 
 from __future__ import annotations
@@ -55,6 +57,9 @@ COMPARISONS: dict[str, dict[str, dict[str, Any]]] = {
               "none": {"training.mode": "none"}, "random": {"algorithm.name": "random"}},
     "noise": {"1 training seed": {"training.seeds": 1}, "3 training seeds": {"training.seeds": 3},
               "random": {"algorithm.name": "random"}},
+    "options": {"default search": {}, "3 training seeds": {"training.seeds": 3},
+                "surrogate screen 4": {"algorithm.screen": 4},
+                "halving at epoch 5": {"training.halving_epoch": 5}, "random": {"algorithm.name": "random"}},
 }
 #: the baseline of each method (same space, same objectives)
 BASELINE = {"NSGA-II": "random, 2 objectives"}
