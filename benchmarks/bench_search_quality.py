@@ -28,6 +28,7 @@ Comparisons (``--compare``):
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import tempfile
 import time
@@ -103,8 +104,8 @@ def dense_reference(task: str, overrides: dict[str, Any]) -> dict[str, float]:
     limits = GenomeLimits(max_vertices=1000, max_edges=100_000)
     genome = Genome(data_task.num_inputs, data_task.num_classes, vertices=range(sum(widths)), edges=edges,
                     limits=limits)
-    training = config.training.__class__(**{**config.training.__dict__, "seeds": 3, "mode": "baldwinian",
-                                            "prune_amount": 0.0, "objectives": ("accuracy",)})
+    training = dataclasses.replace(config.training, seeds=3, mode="baldwinian", prune_amount=0.0,
+                                   objectives=("accuracy",))
     result = evaluate_requests([EvaluationRequest("mlp", genome.to_dict(), 0, training, limits)],
                                data_task.arrays())[0]
     return {"test_accuracy": float(result.stats["test_accuracy"]), "params": float(result.stats["params"])}

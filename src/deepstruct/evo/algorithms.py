@@ -93,6 +93,7 @@ class Variation:
         """A copy of ``genome`` changed by up to ``steps`` operators (as :meth:`mutate`), or ``None`` if none
         could change it."""
         weights = self.probabilities.copy()
+        weighted = genome.has_weights  # operators never add weights: an unweighted walk has nothing to preserve
         trial, done = genome, 0
         while done < steps and weights.sum() > 0:
             index = int(rng.choice(len(self.mutations), p=weights / weights.sum()))
@@ -107,7 +108,9 @@ class Variation:
             if candidate == trial:
                 weights[index] = 0.0
                 continue
-            trial, done = zero_new_edges(candidate, trial), done + 1  # each step from a whole weighted genome
+            if weighted:  # each step from a whole weighted genome
+                candidate = zero_new_edges(candidate, trial)
+            trial, done = candidate, done + 1
         return None if done == 0 or trial == genome else trial
 
     def mate(self, g1: Genome, g2: Genome, rng: np.random.Generator) -> tuple[Genome, Genome] | None:

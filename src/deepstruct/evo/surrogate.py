@@ -69,16 +69,22 @@ class Surrogate:
         self.seed, self.trees = int(seed), int(trees)
         self.model = None
 
-    def fit(self, genomes: Sequence[Genome], values: Sequence[float]) -> Surrogate:
-        """Fit on evaluated genomes and their fitness (at least two); returns ``self``."""
+    def forest(self) -> Any:
+        """An unfitted forest with this surrogate's settings (scikit-learn's ``RandomForestRegressor``)."""
         from sklearn.ensemble import RandomForestRegressor
 
+        return RandomForestRegressor(n_estimators=self.trees, min_samples_leaf=2, random_state=self.seed, n_jobs=1)
+
+    def fit(self, genomes: Sequence[Genome], values: Sequence[float]) -> Surrogate:
+        """Fit on evaluated genomes and their fitness (at least two); returns ``self``."""
         if len(genomes) != len(values) or len(genomes) < 2:
             raise ValueError(f"a surrogate needs two or more genomes with a value each, got {len(genomes)} genomes "
                              f"and {len(values)} values")
-        x = np.stack([descriptors(g) for g in genomes])
-        self.model = RandomForestRegressor(n_estimators=self.trees, min_samples_leaf=2, random_state=self.seed,
-                                           n_jobs=1).fit(x, np.asarray(values, dtype=np.float64))
+        return self.fit_features(np.stack([descriptors(g) for g in genomes]), values)
+
+    def fit_features(self, x: np.ndarray, values: Sequence[float]) -> Surrogate:
+        """Fit on :func:`descriptors` rows ``x`` already computed; returns ``self``."""
+        self.model = self.forest().fit(x, np.asarray(values, dtype=np.float64))
         return self
 
     def predict(self, genomes: Sequence[Genome]) -> np.ndarray:
@@ -99,7 +105,7 @@ def held_out_r2(genomes: Sequence[Genome], values: Sequence[float], *, seed: int
 
     x = np.stack([descriptors(g) for g in genomes])
     y = np.asarray(values, dtype=np.float64)
-    model = Surrogate(seed).fit(genomes[:2], values[:2]).model  # an unfitted copy is cloned by scikit-learn
+    model = Surrogate(seed).forest()
     predicted = cross_val_predict(model, x, y, cv=KFold(folds, shuffle=True, random_state=seed))
     total = float(((y - y.mean()) ** 2).sum())
     return 1.0 - float(((y - predicted) ** 2).sum()) / total if total > 0 else 0.0
@@ -142,13 +148,8 @@ class JournalSurrogate:
         for key in keys:
             if key not in self._features:
                 self._features[key] = descriptors(Genome.from_dict(cache[key].result.evaluated, limits=limits))
-        from sklearn.ensemble import RandomForestRegressor
-
         x = np.stack([self._features[k] for k in keys])
-        y = np.array([cache[k].result.values[0] for k in keys], dtype=np.float64)
-        self.surrogate = Surrogate(self.seed)
-        self.surrogate.model = RandomForestRegressor(n_estimators=self.surrogate.trees, min_samples_leaf=2,
-                                                     random_state=self.seed, n_jobs=1).fit(x, y)
+        self.surrogate = Surrogate(self.seed).fit_features(x, [cache[k].result.values[0] for k in keys])
 
     def screen(self, candidates: Sequence[Genome]) -> int:
         """The index of the candidate predicted best (the first one while there is no fit)."""
