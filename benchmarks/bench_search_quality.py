@@ -19,6 +19,8 @@ Comparisons (``--compare``):
 
 - ``search``: GA, aging, asynchronous aging, NSGA-II and random search, all from the defaults.
 - ``default``: the default search against random search (for the long runs the issue asks for).
+- ``recipe``: the default search and random search, and random search without weight decay (whether the
+  training recipe favours one method).
 - ``modes``: the default search in Lamarckian (children go on training), Baldwinian and no-inheritance mode.
 - ``noise``: one training seed per candidate against three.
 - ``options``: the default search against itself with three training seeds, with the surrogate screening four
@@ -54,6 +56,8 @@ COMPARISONS: dict[str, dict[str, dict[str, Any]]] = {
         "random, 2 objectives": {"algorithm.name": "random", "training.objectives": ["accuracy", "params"]},
     },
     "default": {"default search": {}, "random": {"algorithm.name": "random"}},
+    "recipe": {"default search": {}, "random": {"algorithm.name": "random"},
+               "random, no weight decay": {"algorithm.name": "random", "training.weight_decay": 0.0}},
     "modes": {"lamarckian": {"training.mode": "lamarckian"}, "baldwinian": {"training.mode": "baldwinian"},
               "none": {"training.mode": "none"}, "random": {"algorithm.name": "random"}},
     "noise": {"1 training seed": {"training.seeds": 1}, "3 training seeds": {"training.seeds": 3},
