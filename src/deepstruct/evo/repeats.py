@@ -64,8 +64,6 @@ def merge(parts: Sequence[EvaluationResult], objectives: Sequence[str]) -> Evalu
         return parts[0]
     parts = sorted(parts, key=lambda part: part.repeats)
     first = parts[0]
-    runs = sorted((r, run) for part in parts for r, run in zip(part.repeats, per_repeat(part), strict=True)) \
-        if all(part.reason is None for part in parts) else []
     repeats = tuple(sorted(r for part in parts for r in part.repeats))
     if len(set(repeats)) != len(repeats):
         raise ValueError(f"result {first.key}: a repeat is merged twice ({list(repeats)})")
@@ -73,6 +71,8 @@ def merge(parts: Sequence[EvaluationResult], objectives: Sequence[str]) -> Evalu
     failed = next((part for part in parts if part.reason is not None), None)
     if failed is not None:
         return EvaluationResult(first.key, failed.values, failed.reason, None, {}, seconds, first.evaluated, repeats)
+    runs = sorted(((r, run) for part in parts for r, run in zip(part.repeats, per_repeat(part), strict=True)),
+                  key=lambda pair: pair[0])
     stats = combine(first.stats, [run for _, run in runs])
     values = tuple(float(stats[name]) for name in objectives)
     return EvaluationResult(first.key, values, None, first.genome, stats, seconds, first.evaluated, repeats,
