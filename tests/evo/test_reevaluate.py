@@ -177,6 +177,32 @@ def test_a_run_killed_between_any_two_batches_resumes_to_the_uninterrupted_resul
     assert len(parts) == len(set(parts)) == whole.evaluations  # nothing trained twice
 
 
+def test_a_generation_replayed_after_a_lost_checkpoint_sees_only_the_repeats_of_its_time(tmp_path: Path) -> None:
+    """The checkpoint of generation 1 is lost and the run killed once a re-evaluation of generation 2 is
+    journalled: the resumed run replays generation 1 with the journal holding repeats of generation 2 already."""
+    config = tiny_config(**REEVALUATE, **{"algorithm.generations": 4, "evaluator.batch": 1})
+    whole = EvolutionRun(config, tmp_path / "whole", fitness_fn=noisy_fitness).run(report=False)
+    holder: list[EvolutionRun] = []
+
+    def fitness(requests: list, data: dict, *, batched: bool) -> list:
+        if any(gen == 2 for hit in holder[0].store.cache.values() for gen, _ in hit.parts):
+            raise Killed
+        return noisy_fitness(requests, data, batched=batched)
+
+    run = EvolutionRun(config, tmp_path / "cut", fitness_fn=fitness)
+    holder.append(run)
+    save = run.store.save_checkpoint
+    run.store.save_checkpoint = lambda data: None if data["generation"] == 1 else save(data)  # type: ignore[method-assign]
+    with pytest.raises(Killed):
+        run.run(report=False)
+    resumed = EvolutionRun.resume(tmp_path / "cut", fitness_fn=noisy_fitness)
+    assert resumed.generation == 0
+    resumed.run(report=False)
+    assert _final(tmp_path / "cut") == _final(tmp_path / "whole")
+    assert [r["key"] for r in read_journal(tmp_path / "cut" / "journal.jsonl")] == [
+        r["key"] for r in read_journal(whole.run_dir / "journal.jsonl")]
+
+
 def test_a_crashed_lamarckian_run_with_real_training_resumes_to_the_uninterrupted_result(tmp_path: Path) -> None:
     config = tiny_config(**REEVALUATE, **{"training.mode": "lamarckian", "training.child_epochs": 1,
                                           "training.prune_amount": 0.1, "algorithm.generations": 3,
