@@ -20,7 +20,9 @@ Comparisons (``--compare``):
 - ``search``: GA, aging, asynchronous aging, NSGA-II and random search, all from the defaults.
 - ``default``: the default search against random search (for the long runs the issue asks for).
 - ``modes``: the default search in Lamarckian (children go on training), Baldwinian and no-inheritance mode.
-- ``noise``: one training seed per candidate against three.
+- ``noise``: fitness noise control: one training seed per candidate against three, and against one seed whose
+  two best survivors get one more training repeat per generation (``algorithm.reevaluate = 2``, up to
+  ``algorithm.max_repeats`` repeats each: the elites' fitness becomes a mean while children cost one training).
 - ``options``: the default search against itself with three training seeds, with the surrogate screening four
   mutants per child, and with successive halving at epoch 5 (and random search).
 """
@@ -57,7 +59,7 @@ COMPARISONS: dict[str, dict[str, dict[str, Any]]] = {
     "modes": {"lamarckian": {"training.mode": "lamarckian"}, "baldwinian": {"training.mode": "baldwinian"},
               "none": {"training.mode": "none"}, "random": {"algorithm.name": "random"}},
     "noise": {"1 training seed": {"training.seeds": 1}, "3 training seeds": {"training.seeds": 3},
-              "random": {"algorithm.name": "random"}},
+              "re-evaluate 2 survivors": {"algorithm.reevaluate": 2}, "random": {"algorithm.name": "random"}},
     "options": {"default search": {}, "3 training seeds": {"training.seeds": 3},
                 "surrogate screen 4": {"algorithm.screen": 4},
                 "halving at epoch 5": {"training.halving_epoch": 5}, "random": {"algorithm.name": "random"}},
