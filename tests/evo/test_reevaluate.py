@@ -4,6 +4,7 @@ journals (results without ``repeats``) still load."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from deepstruct.evo.batching import plan_batches
 from deepstruct.evo.config import ConfigError, TaskConfig, TrainingConfig
 from deepstruct.evo.fitness import evaluate_requests
 from deepstruct.evo.individual import Individual
@@ -96,9 +98,10 @@ def noisy_fitness(requests: list[EvaluationRequest], data: dict, *, batched: boo
     for request in requests:
         per = [{name: 0.5 * _noise(request.key, 0) + 0.5 * _noise(request.key, seed) for name in AVERAGED}
                for seed in request.repeat_seeds()]
-        stats = combine({**per[0], "params": 1.0}, per)
+        stats = combine({**per[0], "params": float(int(_noise(request.key, 1) * 50))}, per)
+        values = tuple(stats[name] for name in request.training.objectives)
         several = len(per) > 1  # one repeat: a result that names neither its repeat nor its statistics
-        out.append(EvaluationResult(request.key, (stats["accuracy"],), None, None, stats, 0.0, request.genome,
+        out.append(EvaluationResult(request.key, values, None, None, stats, 0.0, request.genome,
                                     request.repeats if several else (), tuple(per) if several else ()))
     return out
 
@@ -163,10 +166,17 @@ def _dying(fitness: Any, calls: int) -> Any:
     return fn
 
 
-@pytest.mark.parametrize("calls", [7, 9, 12, 15, 20])
-def test_a_run_killed_between_any_two_batches_resumes_to_the_uninterrupted_result(tmp_path: Path,
+ALGORITHMS = {"ga": {}, "mu_plus_lambda": {"algorithm.name": "mu_plus_lambda"},
+              "nsga2": {"algorithm.name": "nsga2", "training.objectives": ["accuracy", "params"]},
+              "random": {"algorithm.name": "random"}, "aging": {"algorithm.name": "aging"}}
+
+
+@pytest.mark.parametrize(("algorithm", "calls"), [("ga", 7), ("ga", 9), ("ga", 12), ("ga", 15), ("ga", 20),
+                                                  *((name, 12) for name in ALGORITHMS if name != "ga")])
+def test_a_run_killed_between_any_two_batches_resumes_to_the_uninterrupted_result(tmp_path: Path, algorithm: str,
                                                                                   calls: int) -> None:
-    config = tiny_config(**REEVALUATE, **{"algorithm.generations": 4, "evaluator.batch": 1})
+    config = tiny_config(**REEVALUATE, **ALGORITHMS[algorithm], **{"algorithm.generations": 4,
+                                                                   "evaluator.batch": 1})
     whole = EvolutionRun(config, tmp_path / "whole", fitness_fn=noisy_fitness).run(report=False)
     with pytest.raises(Killed):
         EvolutionRun(config, tmp_path / "cut", fitness_fn=_dying(noisy_fitness, calls)).run(report=False)
@@ -217,6 +227,28 @@ def test_a_crashed_lamarckian_run_with_real_training_resumes_to_the_uninterrupte
     assert any(len(r["result"]["repeats"]) == 1 and r["result"]["repeats"][0] > 0
                for r in read_journal(tmp_path / "cut" / "journal.jsonl"))
     assert any("accuracy_spread" in ind.stats for ind in whole.strategy.population)  # a mean over repeats
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 3), st.integers(0, 6), st.integers(1, 8), st.randoms(use_true_random=False))
+def test_re_evaluations_are_planned_with_the_offspring_by_the_requests_alone(seeds: int, again: int, members: int,
+                                                                              shuffle: Any) -> None:
+    training = TrainingConfig(seeds=seeds)
+    genomes = [init_random_layered(8, 3, 4 + i % 5, rng=np.random.default_rng(i), num_layers=1 + i % 2)
+               for i in range(10)]
+    first = [EvaluationRequest.of(g, 0, training) for g in genomes[: 10 - again]]
+    later = [dataclasses.replace(r, repeats=(seeds,)) for r in
+             (EvaluationRequest.of(g, 0, training) for g in genomes[10 - again:])]
+    requests = first + later
+    plan = [sorted((requests[i].key, requests[i].repeats) for i in b) for b in plan_batches(requests, members, 10**6)]
+    mixed = list(requests)
+    shuffle.shuffle(mixed)
+    assert sorted(plan) == sorted(sorted((mixed[i].key, mixed[i].repeats) for i in b)
+                                  for b in plan_batches(mixed, members, 10**6))
+    assert sorted(p for b in plan for p in b) == sorted((r.key, r.repeats) for r in requests)
+    for batch in plan:
+        assert len({len(repeats) for _, repeats in batch}) == 1  # one number of repeats per batch
+        assert len(batch) * len(batch[0][1]) <= members or len(batch) == 1
 
 
 # -- configuration and old journals -----------------------------------------------------------------------------
