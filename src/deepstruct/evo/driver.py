@@ -164,13 +164,14 @@ class Driver:
 
     def _again(self, ind: Individual, repeat: int) -> EvaluationRequest | None:
         """The request of training repeat ``repeat`` of ``ind``: the genome its first evaluation trained (with the
-        weights it inherited), its key and seed, so its schedule too; ``None`` when that genome is unknown (a
-        user's fitness function that did not return it, for a genome the individual no longer holds)."""
+        weights it inherited), its key and seed, so its schedule too; ``None`` when that genome is unknown, or its
+        repeats cannot be merged (a user's fitness function that returned neither the genome, for a genome the
+        individual no longer holds, nor the statistics of each of several repeats)."""
         assert ind.key is not None
         first = self.store.result(ind.key)
         data = first.evaluated if first.evaluated is not None else None if first.genome is not None \
             else ind.genome_dict()
-        if data is None:
+        if data is None or (len(first.repeats) > 1 and not first.repeat_stats):
             return None
         genome = Genome.from_dict(data, limits=self.limits, validate=False)  # checked with its key (store.result)
         training = self.config.training
