@@ -22,7 +22,9 @@ Comparisons (``--compare``):
 - ``recipe``: the default search and random search, and random search without weight decay (whether the
   training recipe favours one method).
 - ``modes``: the default search in Lamarckian (children go on training), Baldwinian and no-inheritance mode.
-- ``noise``: one training seed per candidate against three.
+- ``noise``: fitness noise control: one training seed per candidate against three, and against one seed whose
+  two best survivors get one more training repeat per generation (``algorithm.reevaluate = 2``, up to
+  ``algorithm.max_repeats`` repeats each: the elites' fitness becomes a mean while children cost one training).
 - ``options``: the default search against itself with three training seeds, with the surrogate screening four
   mutants per child, and with successive halving at epoch 5 (and random search).
 """
@@ -61,7 +63,7 @@ COMPARISONS: dict[str, dict[str, dict[str, Any]]] = {
     "modes": {"lamarckian": {"training.mode": "lamarckian"}, "baldwinian": {"training.mode": "baldwinian"},
               "none": {"training.mode": "none"}, "random": {"algorithm.name": "random"}},
     "noise": {"1 training seed": {"training.seeds": 1}, "3 training seeds": {"training.seeds": 3},
-              "random": {"algorithm.name": "random"}},
+              "re-evaluate 2 survivors": {"algorithm.reevaluate": 2}, "random": {"algorithm.name": "random"}},
     "options": {"default search": {}, "3 training seeds": {"training.seeds": 3},
                 "surrogate screen 4": {"algorithm.screen": 4},
                 "halving at epoch 5": {"training.halving_epoch": 5}, "random": {"algorithm.name": "random"}},

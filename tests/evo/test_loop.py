@@ -30,7 +30,8 @@ class _Driver:
         self.generations: list[int] = []
         self.known_for: list[int] = []
 
-    def evaluate(self, individuals: list[Individual], generation: int) -> dict[str, int]:
+    def evaluate(self, individuals: list[Individual], generation: int, survivors: Any = (),
+                 holders: Any = ()) -> dict[str, int]:
         self.generations.append(generation)
         todo = [ind for ind in individuals if not ind.fitness.valid]
         for ind in todo:

@@ -57,7 +57,8 @@ def plan_batches(requests: Sequence[EvaluationRequest], members: int, max_weight
         with more repeats than ``members`` gets a batch of its own).
     max_weights : int
         Bound of the padded weights of a batch: :func:`deepstruct.batch_plan.padded_weights` of its requests'
-        shapes, each repeated ``training.seeds`` times (a request above it alone gets a batch of its own).
+        shapes, each repeated as many times as it has training repeats (``training.seeds``, or one for a
+        re-evaluation of a survivor; a request above the bound alone gets a batch of its own).
 
     Returns
     -------
@@ -65,7 +66,8 @@ def plan_batches(requests: Sequence[EvaluationRequest], members: int, max_weight
         Indices into ``requests``; every index occurs exactly once. Requests with an invalid genome come first,
         in batches of their own; within a batch the requests are in the order of their keys, so the plan does
         not depend on the order of ``requests``. Requests of different training schedules
-        (:attr:`~deepstruct.evo.protocol.EvaluationRequest.schedule`) never share a batch.
+        (:attr:`~deepstruct.evo.protocol.EvaluationRequest.schedule`) or numbers of training repeats never share a
+        batch, nor, with successive halving, re-evaluations and first evaluations.
 
     Examples
     --------
@@ -80,16 +82,22 @@ def plan_batches(requests: Sequence[EvaluationRequest], members: int, max_weight
         return []
     if members == 1:
         return [[i] for i in range(len(requests))]
-    seeds = requests[0].training.seeds
     size = members or AUTO_MEMBERS
-    by_key = sorted(range(len(requests)), key=lambda i: requests[i].key)  # ties: identical requests
+    by_key = sorted(range(len(requests)), key=lambda i: (requests[i].key, requests[i].repeats))
     shapes = {i: request_shape(requests[i]) for i in by_key}
     invalid = [i for i in by_key if shapes[i] is None]
     valid = [i for i in by_key if shapes[i] is not None]
-    per_batch = max(1, size // seeds)
+    per_batch = max(1, size // max(len(requests[i].repeats) for i in by_key))
     batches = [invalid[k: k + per_batch] for k in range(0, len(invalid), per_batch)]
-    for schedule in sorted({requests[i].schedule for i in valid}):  # one schedule per batch: none waits
-        group = [i for i in valid if requests[i].schedule == schedule]
-        plan = batch_plan.plan_batches([shapes[i] for i in group], size, max_weights, repeats=seeds)
+    for kind in sorted({_kind(requests[i]) for i in valid}):  # one schedule per batch: none waits
+        group = [i for i in valid if _kind(requests[i]) == kind]
+        plan = batch_plan.plan_batches([shapes[i] for i in group], size, max_weights, repeats=kind[1])
         batches += [[group[j] for j in batch] for batch in plan]
     return batches
+
+
+def _kind(request: EvaluationRequest) -> tuple[tuple[int, float], int, bool]:
+    """What requests sharing a batch have in common: the schedule, the number of repeats, and with successive
+    halving whether they are re-evaluations (those train their whole schedule, so they are not ranked with
+    first evaluations)."""
+    return request.schedule, len(request.repeats), request.reevaluates and request.training.halving_epoch > 0

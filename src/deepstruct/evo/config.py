@@ -171,7 +171,9 @@ class TrainingConfig:
 @dataclass(frozen=True)
 class AlgorithmConfig:
     """The search: ``ga`` (generational, elitist), ``mu_plus_lambda``, ``nsga2``, ``aging`` (regularized) or
-    ``random`` (the baseline: fresh initial genomes, each varied by a random walk of 0..``random_walk`` mutations)."""
+    ``random`` (the baseline: fresh initial genomes, each varied by a random walk of 0..``random_walk`` mutations).
+    ``reevaluate = k`` (noise control, :mod:`deepstruct.evo.repeats`) works where a run goes generation by
+    generation (every algorithm but asynchronous aging, which refuses it)."""
 
     name: str = "ga"
     population: int = 24
@@ -194,6 +196,8 @@ class AlgorithmConfig:
     max_seconds: float = 0.0  # stop after the generation that ends past this much run time (0: no limit)
     random_walk: int = 48  # random search: a sample is an initial genome varied by 0..random_walk mutations
     screen: int = 1  # mutants proposed per mutated child, the best by the surrogate kept (1: no surrogate)
+    reevaluate: int = 0  # generational loops: the best survivors given one more training repeat per generation
+    max_repeats: int = 4  # the most training repeats a re-evaluated individual accumulates
 
     def __post_init__(self) -> None:
         _choice("algorithm.name", self.name, ALGORITHMS)
@@ -211,6 +215,11 @@ class AlgorithmConfig:
         _int("algorithm.max_mutations", self.max_mutations)
         _int("algorithm.random_walk", self.random_walk, 0)
         _int("algorithm.screen", self.screen)
+        _int("algorithm.reevaluate", self.reevaluate, 0, MAX_POPULATION)
+        _int("algorithm.max_repeats", self.max_repeats, 1, MAX_SEEDS)
+        if self.reevaluate and self.asynchronous:
+            raise ConfigError("algorithm.reevaluate is for the generational loops: an asynchronous (steady-state) "
+                              "run has no generation after which to re-evaluate survivors")
         _int("algorithm.tournament_size", self.tournament_size, 1)
         _int("algorithm.elites", self.elites, 0)
         _int("algorithm.hall_of_fame", self.hall_of_fame, 1)

@@ -10,6 +10,7 @@ answer for any earlier evaluation of an isomorphic genome.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 
 from deepstruct.evo.batching import plan_batches
@@ -23,6 +24,7 @@ from deepstruct.evo.protocol import (
     individual_seed,
     inherits_training,
 )
+from deepstruct.evo.repeats import ranked
 from deepstruct.evo.store import RunStore
 from deepstruct.genomes import Genome
 from deepstruct.genomes.shape import MemberShape, check_weights, member_shape
@@ -99,13 +101,16 @@ class Driver:
         """``known(genome)``: whether an isomorphic genome was evaluated in a generation before ``generation``."""
         return lambda genome: self.store.known_before(self.key(genome), generation)
 
-    def evaluate(self, individuals: Sequence[Individual], generation: int) -> dict[str, int]:
-        """Evaluate the individuals without a valid fitness (cache first), journalling each new result as it
-        arrives with ``generation``; the generation's counts (``nevals``, ``cached``, ``penalties``).
+    def evaluate(self, individuals: Sequence[Individual], generation: int, survivors: Sequence[Individual] = (),
+                 holders: Sequence[Individual] = ()) -> dict[str, int]:
+        """Evaluate the individuals without a valid fitness (cache first) and re-evaluate the best ``survivors``
+        (:meth:`reevaluations`), journalling each new result as it arrives with ``generation``; the generation's
+        counts (``nevals``, ``cached``, ``penalties``, and ``reevals`` where ``algorithm.reevaluate`` is set).
 
         The batch plan is made from every request of the generation that was not evaluated in an earlier
-        generation, so a generation resumed after a crash trains the same batches; members journalled before
-        the crash keep their journalled result.
+        generation and from its re-evaluations, so a generation resumed after a crash trains the same batches;
+        members journalled before the crash keep their journalled result. Every individual of ``individuals``,
+        ``survivors`` and ``holders`` (the hall of fame) that holds a re-evaluated key gets its merged result.
         """
         todo = [ind for ind in individuals if not ind.fitness.valid]
         requests: dict[str, EvaluationRequest] = {}
@@ -116,27 +121,90 @@ class Driver:
                 cached += 1
             else:
                 requests.setdefault(request.key, request)
+        again = self.reevaluations(survivors, generation)  # keys known before: none is among ``requests``
         self.forget_keys()
-        batches = [b for b in self.plan(list(requests.values()))
-                   if any(r.key not in self.store.cache for r in b)]  # a batch wholly journalled is done
+        pending = {**requests, **{r.key: r for r in again}}
+        batches = [b for b in self.plan(list(pending.values()))  # a batch wholly journalled is done
+                   if any(not self.store.holds(r.key, r.repeats) for r in b)]
 
         def arrived(result: EvaluationResult) -> None:
-            if result.key not in self.store.cache:
-                self.store.record_result(generation, requests[result.key], result)
+            request = pending[result.key]
+            if not self.store.holds(request.key, request.repeats):
+                self.store.record_result(generation, request, self._part(request, result))
 
         self.evaluator.evaluate(batches, arrived)
         for ind in todo:
-            self.assign(ind, self.store.result(ind.key))
-        return {"nevals": len(requests), "cached": cached,
-                "penalties": sum(ind.reason is not None for ind in individuals)}
+            self.assign(ind, self.store.result(ind.key, generation))
+        again_keys = {r.key for r in again}
+        for ind in [*individuals, *survivors, *holders]:
+            if ind.key in again_keys:
+                self.refresh(ind, self.store.result(ind.key, generation))
+        counts = {"nevals": len(requests), "cached": cached,
+                  "penalties": sum(ind.reason is not None for ind in individuals)}
+        return {**counts, "reevals": len(again)} if self.config.algorithm.reevaluate else counts
+
+    def reevaluations(self, survivors: Sequence[Individual], generation: int) -> list[EvaluationRequest]:
+        """The re-evaluation requests of ``generation``: the next training repeat of each of the
+        ``algorithm.reevaluate`` best distinct keys among ``survivors`` (:func:`~deepstruct.evo.repeats.ranked`)
+        without a penalty and with fewer than ``algorithm.max_repeats`` repeats journalled before ``generation``
+        (so that a generation replayed on resume asks for the same ones)."""
+        count, cap = self.config.algorithm.reevaluate, self.config.algorithm.max_repeats
+        chosen: dict[str, EvaluationRequest] = {}
+        for ind in ranked(survivors, self.config.training.objectives) if count else ():
+            if len(chosen) == count:
+                break
+            if ind.key is None or ind.key in chosen or ind.reason is not None or ind.key not in self.store.cache:
+                continue
+            done = self.store.cache[ind.key].repeats(before=generation)
+            if done and len(done) < cap:
+                request = self._again(ind, done[-1] + 1)
+                if request is not None:
+                    chosen[ind.key] = request
+        return list(chosen.values())
+
+    def _again(self, ind: Individual, repeat: int) -> EvaluationRequest | None:
+        """The request of training repeat ``repeat`` of ``ind``: the genome its first evaluation trained (with the
+        weights it inherited), its key and seed, so its schedule too; ``None`` when that genome is unknown, or its
+        repeats cannot be merged (a user's fitness function that returned neither the genome, for a genome the
+        individual no longer holds, nor the statistics of each of several repeats)."""
+        assert ind.key is not None
+        first = self.store.result(ind.key)
+        data = first.evaluated if first.evaluated is not None else None if first.genome is not None \
+            else ind.genome_dict()
+        if data is None or (len(first.repeats) > 1 and not first.repeat_stats):
+            return None
+        genome = Genome.from_dict(data, limits=self.limits, validate=False)  # checked with its key (store.result)
+        training = self.config.training
+        return EvaluationRequest(ind.key, data, individual_seed(self.config.seed, ind.key), training, self.limits,
+                                 inherits_training(genome, training), self._shape(genome), (repeat,))
+
+    @staticmethod
+    def _part(request: EvaluationRequest, result: EvaluationResult) -> EvaluationResult:
+        """``result`` as the journal keeps it: of the request's repeats (a fitness function that says none trained
+        them; one that trained others gets a penalty), without the genome a re-evaluation sends (the first
+        evaluation's result holds it)."""
+        if result.repeats and result.repeats != request.repeats:
+            result = EvaluationResult.penalty(request, request.training.objectives, f"the fitness function trained "
+                                              f"repeats {list(result.repeats)}, not {list(request.repeats)}")
+        elif not result.repeats:
+            result = dataclasses.replace(result, repeats=request.repeats)
+        return dataclasses.replace(result, evaluated=None) if request.reevaluates else result
+
+    @staticmethod
+    def refresh(ind: Individual, result: EvaluationResult) -> None:
+        """Give ``ind`` the fitness, reason and statistics of ``result`` (more repeats of its key), keeping its
+        genome (in Lamarckian mode repeat 0's re-encoded network)."""
+        ind.fitness.values = result.values
+        ind.reason = result.reason
+        ind.stats = dict(result.stats)
 
     def journal_position(self, generation: int) -> int:
         """Where the run stands in its journal after ``generation``: the leading records that are results of it or
         of a generation before it. That is every record in a run that was not interrupted, but a resumed run that
         replays a generation whose checkpoint was lost (killed while it was written in the background) has
         records of later generations (or asynchronous asks) loaded already."""
-        records, cache = self.store.records, self.store.cache
+        records = self.store.records
         for index, record in enumerate(records):
-            if record["type"] != "result" or cache[record["key"]].generation > generation:
+            if record["type"] != "result" or record["gen"] > generation:
                 return index
         return len(records)

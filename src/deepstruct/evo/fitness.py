@@ -28,14 +28,11 @@ import numpy as np
 
 from deepstruct.evo.config import TrainingConfig
 from deepstruct.evo.protocol import PENALTY, EvaluationRequest, EvaluationResult, repeat_seed
+from deepstruct.evo.repeats import combine, repeat_stats
 from deepstruct.genomes import Genome, GenomeLimits
 
 __all__ = ["evaluate_requests", "evaluate_genome", "train_genome", "decode_member", "prune_model", "penalty_result",
            "repeat_seed", "PENALTY"]
-
-#: Statistics averaged over the training repeats (the rest describe the structure, equal for every repeat).
-_AVERAGED = ("accuracy", "loss", "test_accuracy", "trained_accuracy")
-
 
 def penalty_result(objectives: Sequence[str], reason: str) -> dict[str, Any]:
     """A penalty as a plain dict (``values``, ``reason``, ``genome``, ``stats``), for user fitness functions."""
@@ -103,6 +100,7 @@ class _Member:
     schedule: tuple[int, float]  # epochs, learning rate
     reason: str | None = None
     trained: int = -1  # epochs trained: the schedule's, or fewer when successive halving stopped it
+    halving: bool = True  # successive halving may stop it (not a re-evaluation: that trains its whole schedule)
 
 
 def _where(exc: BaseException) -> str:
@@ -125,7 +123,8 @@ def _train(members: list[_Member], tensors: dict[str, Any], training: TrainingCo
             alone += group
             continue
         halving = Halving(training.halving_epoch, training.halving_keep, tensors["x_val"], tensors["y_val"],
-                          [m.request for m in group]) if training.halving_epoch else None
+                          [m.request for m in group]) if training.halving_epoch and all(m.halving for m in group) \
+            else None
         reasons = train_members([m.model for m in group], [m.seed for m in group], tensors["x_train"],
                                 tensors["y_train"], training, deadline=deadline, device=device,
                                 epochs=[m.schedule[0] for m in group], learning_rate=rate, at_epoch=halving)
@@ -177,8 +176,8 @@ def _build(requests: Sequence[EvaluationRequest], training: TrainingConfig,
         try:
             parents[i] = request.load_genome()
             members.extend(_Member(i, r, seed, decode_member(parents[i], seed, training, validate=False),
-                                   request.schedule)
-                           for r, seed in enumerate(request.repeat_seeds()))
+                                   request.schedule, halving=not request.reevaluates)
+                           for r, seed in zip(request.repeats, request.repeat_seeds(), strict=True))
         except Exception as exc:  # noqa: BLE001 - building one member only fails that member's request
             failures[i] = _where(exc)
             members = [m for m in members if m.request != i]
@@ -207,14 +206,12 @@ def _scored(members: list[_Member], parents: dict[int, Genome], tensors: dict[st
 
 def _result(request: EvaluationRequest, runs: list[Run], share: float) -> EvaluationResult:
     """A request's result from its members' runs: the first repeat's statistics and genome, the averaged ones
-    (:data:`_AVERAGED`) over all repeats."""
-    stats, new_genome, _ = runs[0]
-    if len(runs) > 1:
-        accuracies = [run[0]["accuracy"] for run in runs]
-        stats = dict(stats, **{name: float(np.mean([run[0][name] for run in runs])) for name in _AVERAGED},
-                     accuracy_spread=float(max(accuracies) - min(accuracies)))
+    over all repeats (:func:`deepstruct.evo.repeats.combine`), and each repeat's averaged statistics."""
+    per = tuple(repeat_stats(run[0]) for run in runs)
+    stats = combine(runs[0][0], per)
     values = tuple(float(stats[name]) for name in request.training.objectives)
-    return EvaluationResult(request.key, values, None, new_genome, stats, share, request.genome)
+    return EvaluationResult(request.key, values, None, runs[0][1], stats, share, request.genome, request.repeats,
+                            per)
 
 
 def _run(requests: Sequence[EvaluationRequest], data: dict[str, np.ndarray],

@@ -9,7 +9,8 @@ no size and are left out).
 
 ``logbook.csv`` has one row per generation: ``gen``, ``nevals`` (new evaluations: a child isomorphic to an
 individual evaluated in an earlier generation is ``cached``, not evaluated again), ``cached``, ``penalties``,
-then ``avg_/std_/min_/max_<objective>`` for every objective and ``avg_/min_/max_<size>`` for every size count.
+``reevals`` (in a run with ``algorithm.reevaluate``: survivors given one more training repeat), then
+``avg_/std_/min_/max_<objective>`` for every objective and ``avg_/min_/max_<size>`` for every size count.
 Values are rounded for reading (four significant digits past the decimal point for fractions, one decimal for
 averages of counts); the checkpoint keeps them exact.
 """
@@ -42,7 +43,7 @@ def generation_record(generation: int, counts: dict[str, int], population: Seque
     generation : int
         Its number (0 for the initial population).
     counts : dict
-        ``nevals``, ``cached`` and ``penalties`` of the generation.
+        ``nevals``, ``cached`` and ``penalties`` of the generation (and ``reevals``, if the run re-evaluates).
     population : sequence of Individual
         The population after selection (each with ``fitness`` and ``stats``).
     """
@@ -77,7 +78,7 @@ def _rounded(value: Any, *, count: bool = False) -> Any:
 def logbook_csv(logbook: Sequence[dict[str, Any]], objectives: Sequence[str]) -> str:
     """``logbook.csv``'s text for a run's logbook (records of :func:`generation_record` or of older runs, which
     have ``mean`` instead of ``avg`` and no ``std`` or sizes: those cells stay empty)."""
-    counts = ["gen", "nevals", "cached", "penalties"]
+    counts = ["gen", "nevals", "cached", "penalties"] + (["reevals"] if any("reevals" in r for r in logbook) else [])
     sizes = [name for name in SIZE_FIELDS  # a size that is an objective has its statistics there already
              if name not in objectives and any(f"size_{name}" in r for r in logbook)]
     header = counts + [f"{s}_{o}" for o in objectives for s in STATISTICS]

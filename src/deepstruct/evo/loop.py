@@ -48,9 +48,14 @@ def end_generation(strategy: Strategy, state: RunState, counts: dict[str, int], 
 
 def generation(strategy: Strategy, driver: Driver, state: RunState, individuals: list[Individual],
                listeners: Sequence[Listener], done: Done) -> None:
-    """Evaluate ``individuals`` (the next generation's), tell them and end the generation."""
-    counts = driver.evaluate(individuals, state.generation + 1)
-    state.evaluations += counts["nevals"]
+    """Evaluate ``individuals`` (the next generation's) and re-evaluate the best of the population
+    (``algorithm.reevaluate``), tell them and end the generation."""
+    counts = driver.evaluate(individuals, state.generation + 1, strategy.population, list(state.hall_of_fame))
+    state.evaluations += counts["nevals"] + counts.get("reevals", 0)
+    if counts.get("reevals"):  # members' fitnesses may have changed: the hall of fame sorts them again
+        members = list(state.hall_of_fame)
+        state.hall_of_fame.clear()
+        state.hall_of_fame.update(members)
     strategy.tell(individuals)
     state.journal_position = driver.journal_position(state.generation + 1)
     end_generation(strategy, state, counts, listeners, done)

@@ -13,10 +13,13 @@ __all__ = ["generation_line", "LineProgress", "make_progress"]
 def generation_line(record: dict[str, Any], objectives: Sequence[str], evaluations: int) -> str:
     """One generation in a few words (the fitness is measured on the validation split; ``new`` counts the
     generation's evaluations, ``cached`` its children isomorphic to an individual evaluated before, which are not
-    trained again): ``validation: best accuracy 0.9652 params 2784 | mean accuracy 0.951 | new 14, cached 2,
+    trained again, ``re-evaluated`` its survivors given one more training repeat, with ``algorithm.reevaluate``):
+    ``validation: best accuracy 0.9652 params 2784 | mean accuracy 0.951 | new 14, cached 2,
     218 evaluations``."""
     best = " ".join(f"{name} {value:.4g}" for name, value in zip(objectives, record["best"], strict=True))
     counts = f"new {record['nevals']}, cached {record.get('cached', 0)}, " if "nevals" in record else ""
+    if "reevals" in record:  # algorithm.reevaluate: survivors given one more training repeat
+        counts += f"re-evaluated {record['reevals']}, "
     return f"validation: best {best} | mean {objectives[0]} {record['mean'][0]:.4g} | {counts}{evaluations} evaluations"
 
 

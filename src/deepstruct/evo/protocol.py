@@ -20,11 +20,11 @@ import numpy as np
 
 from deepstruct._validation import is_number
 from deepstruct.batch_plan import MemberShape
-from deepstruct.evo.config import OBJECTIVES, ConfigError, TrainingConfig
+from deepstruct.evo.config import MAX_SEEDS, OBJECTIVES, ConfigError, TrainingConfig
 from deepstruct.genomes import Genome, GenomeLimits, canonical_hash
 
 __all__ = ["EvaluationRequest", "EvaluationResult", "individual_seed", "repeat_seed", "genome_key", "inherits_training",
-           "penalty_values", "PENALTY"]
+           "penalty_values", "check_repeats", "PENALTY"]
 
 #: Worst value of a minimised objective (finite, so that checkpoints stay strict JSON).
 PENALTY = 1e9
@@ -81,6 +81,9 @@ class EvaluationRequest:
     shape : MemberShape, optional
         The member shape of the genome's phenotype, computed by the driver from the genome it holds, so that
         the batch planner need not load the genome again (``None``: the planner computes it).
+    repeats : tuple of int, optional
+        The training repeats to train, increasing (default ``0 .. training.seeds - 1``); a re-evaluation of a
+        survivor (``algorithm.reevaluate``) trains the next one only (:attr:`reevaluates`).
     """
 
     key: str
@@ -90,6 +93,7 @@ class EvaluationRequest:
     limits: GenomeLimits = field(default_factory=GenomeLimits)
     inherits: bool = False
     shape: MemberShape | None = None
+    repeats: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.training, TrainingConfig):
@@ -101,6 +105,8 @@ class EvaluationRequest:
             raise ConfigError(f"EvaluationRequest.inherits must be a bool, got {self.inherits!r}")
         if self.shape is not None and not isinstance(self.shape, MemberShape):
             raise ConfigError(f"EvaluationRequest.shape must be a MemberShape or None, got {type(self.shape).__name__}")
+        repeats = check_repeats(self.repeats, "EvaluationRequest.repeats") or tuple(range(self.training.seeds))
+        object.__setattr__(self, "repeats", repeats)
 
     @classmethod
     def of(cls, genome: Genome, run_seed: int, training: TrainingConfig,
@@ -119,9 +125,24 @@ class EvaluationRequest:
         """``(epochs, learning_rate)`` this genome trains with."""
         return self.training.schedule(self.inherits)
 
+    @property
+    def reevaluates(self) -> bool:
+        """Whether this request adds repeats to an individual evaluated before (it does not train repeat 0)."""
+        return 0 not in self.repeats
+
     def repeat_seeds(self) -> list[int]:
-        """The seeds of the ``training.seeds`` training repeats."""
-        return [repeat_seed(self.seed, r) for r in range(self.training.seeds)]
+        """The seeds of the training repeats :attr:`repeats`."""
+        return [repeat_seed(self.seed, r) for r in self.repeats]
+
+
+def check_repeats(repeats: Any, what: str) -> tuple[int, ...]:
+    """``repeats`` as a tuple if it is a sequence of increasing repeat indices (``ConfigError`` naming ``what``)."""
+    if isinstance(repeats, (str, bytes)) or not isinstance(repeats, Sequence):
+        raise ConfigError(f"{what} must be a list of repeat indices, got {str(repeats)[:60]!r}")
+    repeats = tuple(repeats)
+    if any(type(r) is not int or not 0 <= r < MAX_SEEDS for r in repeats) or list(repeats) != sorted(set(repeats)):
+        raise ConfigError(f"{what} must be increasing integers in [0, {MAX_SEEDS}), got {str(repeats)[:60]}")
+    return repeats
 
 
 @dataclass(frozen=True)
@@ -132,7 +153,10 @@ class EvaluationResult:
     (an exception, a non-finite loss, a deadline, a lost worker); ``genome`` is the re-encoded genome dict
     (Lamarckian mode) or ``None``; ``evaluated`` is the genome that was trained (kept in the journal, so that a
     surrogate model has data to learn from); ``stats`` the measured statistics; ``seconds`` the share of
-    the batch's wall time that this evaluation took.
+    the batch's wall time that this evaluation took; ``repeats`` the training repeats it averages (``()``: the
+    request's) and ``repeat_stats`` the statistics of each of them that are averaged
+    (:data:`deepstruct.evo.repeats.AVERAGED`), so that the driver can merge later repeats into it
+    (:func:`deepstruct.evo.repeats.merge`).
     """
 
     key: str
@@ -142,20 +166,29 @@ class EvaluationResult:
     stats: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     evaluated: dict[str, Any] | None = None
+    repeats: tuple[int, ...] = ()
+    repeat_stats: tuple[dict[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         values = tuple(float(v) for v in self.values)
         if any(not math.isfinite(v) for v in values):
             raise ValueError(f"result {self.key}: non-finite objective values {values} (use a penalty)")
         object.__setattr__(self, "values", values)
+        object.__setattr__(self, "repeats", check_repeats(self.repeats, f"result {self.key}: repeats"))
+        per = tuple(self.repeat_stats)
+        if per and (len(per) != len(self.repeats) or not all(isinstance(s, dict) and all(
+                isinstance(k, str) and is_number(v) for k, v in s.items()) for s in per)):
+            raise ValueError(f"result {self.key}: repeat_stats must be one table of numbers per repeat")
+        object.__setattr__(self, "repeat_stats", per)
 
     @classmethod
     def penalty(cls, request: EvaluationRequest | str, objectives: Sequence[str], reason: str,
                 seconds: float = 0.0) -> EvaluationResult:
         """The result of an individual that could not be evaluated: the worst value of every objective."""
-        key = request if isinstance(request, str) else request.key
-        evaluated = None if isinstance(request, str) else request.genome
-        return cls(key, penalty_values(objectives), reason, None, {}, float(seconds), evaluated)
+        if isinstance(request, str):
+            return cls(request, penalty_values(objectives), reason, None, {}, float(seconds))
+        return cls(request.key, penalty_values(objectives), reason, None, {}, float(seconds), request.genome,
+                   request.repeats)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON data (the journal's ``result``).
@@ -166,11 +199,15 @@ class EvaluationResult:
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         data["values"] = list(self.values)
         data["stats"] = dict(self.stats)
+        data["repeats"] = list(self.repeats)
+        data["repeat_stats"] = [dict(s) for s in self.repeat_stats]
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], key: str | None = None) -> EvaluationResult:
-        """Read :meth:`to_dict` output back (also the result records of version-1 journals, without ``key``)."""
+    def from_dict(cls, data: dict[str, Any], key: str | None = None, seeds: int | None = None) -> EvaluationResult:
+        """Read :meth:`to_dict` output back (also the result records of version-1 journals, without ``key``, and
+        of journals before re-evaluation, without ``repeats``: those are ``0 .. seeds - 1`` when ``seeds`` is
+        given)."""
         if not isinstance(data, dict) or not isinstance(data.get("values"), list):
             raise ValueError(f"not an evaluation result: {str(data)[:80]!r}")
         if not all(is_number(v) for v in data["values"]):
@@ -181,5 +218,9 @@ class EvaluationResult:
         for name, kind in (("reason", str), ("genome", dict), ("evaluated", dict)):
             if data.get(name) is not None and not isinstance(data[name], kind):
                 raise ValueError(f"evaluation result {key}: {name} must be a {kind.__name__} or null")
+        repeats = data.get("repeats", list(range(seeds)) if seeds else [])
+        per = data.get("repeat_stats") or []
+        if not isinstance(repeats, list) or not isinstance(per, list):
+            raise ValueError(f"evaluation result {key}: repeats and repeat_stats must be lists")
         return cls(str(data.get("key", key)), tuple(data["values"]), data.get("reason"), data.get("genome"),
-                   dict(stats), float(data.get("seconds") or 0.0), data.get("evaluated"))
+                   dict(stats), float(data.get("seconds") or 0.0), data.get("evaluated"), tuple(repeats), tuple(per))

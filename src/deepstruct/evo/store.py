@@ -7,8 +7,10 @@
   happened, so a resumed run replays them. A torn last line (a kill mid-write) is dropped.
 - ``checkpoint.json`` is the whole state after a generation (population, hall of fame, logbook, RNG state,
   config, innovation registry), written atomically on a background thread.
-- The cache (key -> result and the generation it came from) is rebuilt from the journal, so no evaluation that
-  finished is ever lost or repeated.
+- The cache (key -> result and the generation it came from, with the results of later training repeats of a
+  re-evaluated survivor, each with its generation) is rebuilt from the journal, so no evaluation that finished
+  is ever lost or repeated. A key's result as of a generation merges the repeats journalled up to it
+  (:mod:`deepstruct.evo.repeats`), so a generation replayed on resume sees what it saw the first time.
 
 Both files are sealed (:func:`deepstruct.evo.persistence.sealed_json`), and a resume checks that they agree
 before it goes on (:meth:`RunStore.check_checkpoint`): the journal holds every result the checkpoint counts,
@@ -29,6 +31,7 @@ from deepstruct.evo import persistence as files
 from deepstruct.evo.config import ConfigError, RunConfig, config_to_toml
 from deepstruct.evo.journal_codec import pack_result, unpack_result
 from deepstruct.evo.protocol import EvaluationRequest, EvaluationResult, genome_key
+from deepstruct.evo.repeats import merge
 from deepstruct.evo.state import CHECKPOINT_SCHEMA, CHECKPOINT_VERSION, validate_checkpoint
 from deepstruct.genomes import Genome, GenomeError
 
@@ -40,12 +43,29 @@ _RECORD_FIELDS = {"result": {"type", "gen", "key", "seed", "result"}, "ask": {"t
 
 @dataclass(frozen=True)
 class CachedResult:
-    """A journalled result and the generation (or asynchronous cycle) it was evaluated in."""
+    """A journalled result and the generation (or asynchronous cycle) it was evaluated in, with the results of
+    its re-evaluations (``algorithm.reevaluate``), each with its generation, in the order they were journalled."""
 
     result: EvaluationResult
     generation: int
+    parts: tuple[tuple[int, EvaluationResult], ...] = ()
 
+    def repeats(self, before: int | None = None) -> tuple[int, ...]:
+        """The training repeats journalled (in generations before ``before``, if given), increasing."""
+        results = [(self.generation, self.result), *self.parts]
+        return tuple(sorted(r for gen, result in results if before is None or gen < before for r in result.repeats))
 
+    def merged(self, objectives: tuple[str, ...], upto: int | None = None) -> EvaluationResult:
+        """The result over every repeat journalled (in generations up to ``upto``, if given)."""
+        later = [result for gen, result in self.parts if upto is None or gen <= upto]
+        return merge([self.result, *later], objectives) if later else self.result
+
+    def adding(self, generation: int, result: EvaluationResult) -> CachedResult:
+        """This entry with the re-evaluation ``result`` (of repeats not journalled yet: ``ValueError`` otherwise)."""
+        if not result.repeats or set(result.repeats) & set(self.repeats()) or generation < self.generation:
+            raise ValueError(f"a second result of {result.key} for repeats {list(result.repeats)} (a run journals "
+                             "every training repeat of a key once, after its first evaluation)")
+        return CachedResult(self.result, self.generation, (*self.parts, (generation, result)))
 
 
 class RunStore:
@@ -120,8 +140,8 @@ class RunStore:
     def load_journal(self) -> None:
         """Rebuild the cache and the event list from ``journal.jsonl`` (version-1 lines have no ``type``).
 
-        Every line is checked: its seal, its fields and their types, and that no key has two results (a run
-        journals a key once)."""
+        Every line is checked: its seal, its fields and their types, and that no training repeat of a key has two
+        results (a run journals a key once, then each re-evaluation of it)."""
         path = self.run_dir / files.JOURNAL
         self.cache.clear()
         self.records.clear()
@@ -131,6 +151,7 @@ class RunStore:
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         objectives = len(self.config.training.objectives) if self.config is not None else None
+        seeds = self.config.training.seeds if self.config is not None else None  # results without "repeats"
         for number, record in enumerate(lines, start=1):
             kind = record.get("type", "result") if isinstance(record, dict) else None
             try:
@@ -145,14 +166,11 @@ class RunStore:
                         raise TypeError("'key' must be a string and 'gen' an int >= 0")
                     if isinstance(data, dict) and data.get("key", key) != key:
                         raise ValueError(f"the result's key {str(data['key'])[:40]!r} is not the line's {key!r}")
-                    result = EvaluationResult.from_dict(data, key=key)
+                    result = EvaluationResult.from_dict(data, key=key, seeds=seeds)
                     if objectives is not None and len(result.values) != objectives:
                         raise ValueError(f"{len(result.values)} objective values, the run has {objectives}")
-                    if key in self.cache:
-                        raise ValueError(f"a second result of {key} (a run journals every key once)")
-                    self.cache[key] = CachedResult(result, gen)
-                    self._unchecked.add(key)
-                    record = {"type": "result", "key": key}
+                    self._cache(key, gen, result)
+                    record = {"type": "result", "key": key, "gen": gen}
                 elif kind == "ask":
                     if not isinstance(record["keys"], list) or not all(isinstance(k, str) for k in record["keys"]):
                         raise TypeError("'keys' must be a list of strings")
@@ -177,25 +195,43 @@ class RunStore:
                 raise ConfigError(f"{where} disagree: the checkpoint counts {data['evaluations']} evaluations, the "
                                   f"journal holds {len(results)} results before its position {position}")
             for index, record in enumerate(self.records):
-                if record["type"] == "result" and (self.cache[record["key"]].generation <= generation) != (
-                        index < position):
+                if record["type"] == "result" and (record["gen"] <= generation) != (index < position):
                     raise ConfigError(f"{where} disagree: the result of {record['key']} (generation "
-                                      f"{self.cache[record['key']].generation}) is on the wrong side of the "
-                                      f"checkpoint of generation {generation}")
+                                      f"{record['gen']}) is on the wrong side of the checkpoint of generation "
+                                      f"{generation}")
         for entry in [*data["strategy"]["population"], *data["hall_of_fame"]]:
             key, values = entry.get("key"), entry.get("values")
             if key is None or values is None:
                 continue
             hit = self.cache.get(key) if isinstance(key, str) else None
-            if hit is None or list(hit.result.values) != values:
-                found = "none" if hit is None else list(hit.result.values)
+            found = None if hit is None else list(hit.merged(self._objectives(), generation).values)
+            if found != values:
                 raise ConfigError(f"{where} disagree: the checkpoint gives {str(key)[:40]} the fitness "
-                                  f"{str(values)[:60]}, the journal {found}")
+                                  f"{str(values)[:60]}, the journal {found or 'none'}")
 
-    def result(self, key: str) -> EvaluationResult:
-        """The cached result of ``key``; the first use of a result read from the journal checks that it belongs
-        to its key (the evaluated genome hashes to it, a re-encoded genome loads)."""
-        hit = self.cache[key].result
+    def _objectives(self) -> tuple[str, ...]:
+        return self.config.training.objectives if self.config is not None else ("accuracy",)
+
+    def _cache(self, key: str, generation: int, result: EvaluationResult) -> None:
+        """Cache ``result`` of ``generation``: the first of ``key``, or a re-evaluation of new repeats."""
+        hit = self.cache.get(key)
+        if hit is None:
+            self.cache[key] = CachedResult(result, generation)
+            self._unchecked.add(key)
+        else:
+            self.cache[key] = hit.adding(generation, result)
+
+    def holds(self, key: str, repeats: tuple[int, ...]) -> bool:
+        """Whether every one of the training ``repeats`` of ``key`` has a journalled result."""
+        hit = self.cache.get(key)
+        return hit is not None and set(repeats) <= set(hit.repeats())
+
+    def result(self, key: str, generation: int | None = None) -> EvaluationResult:
+        """The cached result of ``key``, over the repeats journalled in generations up to ``generation`` (all:
+        ``None``); the first use of a result read from the journal checks that it belongs to its key (the
+        evaluated genome hashes to it, a re-encoded genome loads)."""
+        entry = self.cache[key]
+        hit = entry.result
         if key in self._unchecked:
             limits = self.config.genome.limits() if self.config is not None else None
             try:
@@ -207,15 +243,18 @@ class RunStore:
                 raise ConfigError(f"{self.run_dir / files.JOURNAL}: the result of {key} does not belong to it "
                                   f"({exc}): a damaged or edited journal") from None
             self._unchecked.discard(key)
-        return hit
+        return entry.merged(self._objectives(), generation)
 
     def record_result(self, generation: int, request: EvaluationRequest, result: EvaluationResult) -> None:
-        """Journal a result (durable before this returns, against a kill) and cache it."""
+        """Journal a result (durable before this returns, against a kill) and cache it (a result of a key cached
+        already must be of new training repeats: a re-evaluation)."""
         assert self._journal is not None, "the store is not open"
+        hit = self.cache.get(result.key)
+        entry = CachedResult(result, generation) if hit is None else hit.adding(generation, result)
         self._journal.append({"type": "result", "gen": generation, "key": result.key, "seed": request.seed,
                               "result": pack_result(result.to_dict())})  # genomes packed: evo/journal_codec.py
-        self.cache.setdefault(result.key, CachedResult(result, generation))
-        self.records.append({"type": "result", "key": result.key})
+        self.cache[result.key] = entry
+        self.records.append({"type": "result", "key": result.key, "gen": generation})
 
     def record_event(self, kind: str, **fields: Any) -> None:
         """Journal an ``ask`` or ``tell`` of an asynchronous run."""
