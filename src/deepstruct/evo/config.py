@@ -79,17 +79,17 @@ class GenomeConfig:
 
     With ``min_vertices`` > 0 every initial genome draws its size uniformly from
     ``min(min_vertices, num_vertices)..num_vertices`` (a varied start); 0 gives every one ``num_vertices``.
-    The default draws two layers of 32-160 vertices whose first layer is locally connected (each vertex reads
-    a window of 3-12 adjacent inputs: :func:`deepstruct.genomes.init_local`), and the limits admit networks the
-    size of a dense MLP with two hidden layers of 100.
+    The default draws two layers of 32-320 vertices whose first layer is locally connected (each vertex reads
+    a window of 3-12 adjacent inputs: :func:`deepstruct.genomes.init_local`), and the limits leave room to grow
+    past that (twice the vertices of the largest start, and twice the edges of a dense 200-200 layer pair).
     """
 
     init: str = "local"
-    num_vertices: int = 160
+    num_vertices: int = 320
     min_vertices: int = 32
     params: dict[str, Any] = field(default_factory=lambda: {"num_layers": 2})
-    max_vertices: int = 512
-    max_edges: int = 40_000
+    max_vertices: int = 1024
+    max_edges: int = 80_000
 
     def __post_init__(self) -> None:
         _name("genome.init", self.init)
@@ -124,7 +124,7 @@ class TrainingConfig:
     seeds: int = 1  # training repeats per individual (own initial weights and batch order); the fitness is the mean
     batch_size: int = 64
     learning_rate: float = 0.02
-    weight_decay: float = 0.0
+    weight_decay: float = 0.001  # Adam's L2 term: a lineage that trains on and on stays regularised
     prune_amount: float = 0.0  # fraction of connections removed after training; 0 disables pruning
     mode: str = "lamarckian"  # children go on from their parent's trained weights (the child schedule above)
     deadline_s: float = 120.0  # per evaluation; past it the individual gets a penalty fitness

@@ -21,9 +21,8 @@ class GenomeLimits:
 
     ``max_depth`` bounds the vertices on the longest path, that is the hidden layers of the phenotype, which
     run one after another in a forward pass (a 10,000-vertex chain within every other limit took seconds to
-    decode and run once). The default 256 equals the run's default ``genome.max_vertices``, so no genome that a
-    default run can hold is refused for its depth; decode plus one forward pass of a 256-deep chain takes about
-    0.1 s.
+    decode and run once). A run's limits keep this default 256 whatever its ``genome.max_vertices`` (operators
+    keep every genome within it); decode plus one forward pass of a 256-deep chain takes about 0.1 s.
 
     Examples
     --------
