@@ -124,7 +124,8 @@ class TrainingConfig:
     seeds: int = 1  # training repeats per individual (own initial weights and batch order); the fitness is the mean
     batch_size: int = 64
     learning_rate: float = 0.02
-    weight_decay: float = 0.001  # Adam's L2 term: a lineage that trains on and on stays regularised
+    weight_decay: float = 0.0  # Adam's L2 term for a genome trained from its initial weights
+    child_weight_decay: float = 0.001  # Lamarckian: the L2 term of a child going on from inherited weights
     prune_amount: float = 0.0  # fraction of connections removed after training; 0 disables pruning
     mode: str = "lamarckian"  # children go on from their parent's trained weights (the child schedule above)
     deadline_s: float = 120.0  # per evaluation; past it the individual gets a penalty fitness
@@ -144,6 +145,7 @@ class TrainingConfig:
         _int("training.batch_size", self.batch_size)
         _float("training.learning_rate", self.learning_rate, 0.0, 10.0, open_low=True)
         _float("training.weight_decay", self.weight_decay, 0.0, 1.0)
+        _float("training.child_weight_decay", self.child_weight_decay, 0.0, 1.0)
         _float("training.prune_amount", self.prune_amount, 0.0, 0.99)
         _choice("training.mode", self.mode, MODES)
         _float("training.deadline_s", self.deadline_s, 0.0, open_low=True)
@@ -160,12 +162,14 @@ class TrainingConfig:
             raise ConfigError(f"training.objectives has a duplicate: {_r(list(objectives))}")
         object.__setattr__(self, "objectives", objectives)
 
-    def schedule(self, inherits: bool) -> tuple[int, float]:
-        """``(epochs, learning_rate)`` of a genome; ``inherits``: it goes on from its parent's trained weights
-        (a Lamarckian child), which trains ``child_epochs`` at ``child_learning_rate`` where those are set."""
+    def schedule(self, inherits: bool) -> tuple[int, float, float]:
+        """``(epochs, learning_rate, weight_decay)`` of a genome; ``inherits``: it goes on from its parent's trained
+        weights (a Lamarckian child), which trains ``child_epochs`` at ``child_learning_rate`` where those are set,
+        with ``child_weight_decay`` (a lineage that trains on and on stays regularised)."""
         if not inherits:
-            return self.epochs, self.learning_rate
-        return self.child_epochs or self.epochs, self.child_learning_rate or self.learning_rate
+            return self.epochs, self.learning_rate, self.weight_decay
+        return self.child_epochs or self.epochs, self.child_learning_rate or self.learning_rate, \
+            self.child_weight_decay
 
 
 @dataclass(frozen=True)

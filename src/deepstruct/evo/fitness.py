@@ -117,8 +117,8 @@ def _train(members: list[_Member], tensors: dict[str, Any], training: TrainingCo
 
     together = [m for m in members if batched and hasattr(m.model, "matrix_inputs")]
     alone = [m for m in members if m not in together]
-    for rate in sorted({m.schedule[1] for m in together}):  # one Adam step size per tensor program
-        group = [m for m in together if m.schedule[1] == rate]
+    for rate, decay in sorted({m.schedule[1:] for m in together}):  # one Adam per tensor program
+        group = [m for m in together if m.schedule[1:] == (rate, decay)]
         if len(group) == 1:
             alone += group
             continue
@@ -127,7 +127,8 @@ def _train(members: list[_Member], tensors: dict[str, Any], training: TrainingCo
             else None
         reasons = train_members([m.model for m in group], [m.seed for m in group], tensors["x_train"],
                                 tensors["y_train"], training, deadline=deadline, device=device,
-                                epochs=[m.schedule[0] for m in group], learning_rate=rate, at_epoch=halving)
+                                epochs=[m.schedule[0] for m in group], learning_rate=rate, weight_decay=decay,
+                                at_epoch=halving)
         for member, reason in zip(group, reasons, strict=True):
             member.reason = reason
             if halving is not None and member.request in halving.stopped:

@@ -121,8 +121,8 @@ class EvaluationRequest:
         return Genome.from_dict(self.genome, limits=self.limits)
 
     @property
-    def schedule(self) -> tuple[int, float]:
-        """``(epochs, learning_rate)`` this genome trains with."""
+    def schedule(self) -> tuple[int, float, float]:
+        """``(epochs, learning_rate, weight_decay)`` this genome trains with."""
         return self.training.schedule(self.inherits)
 
     @property

@@ -47,7 +47,8 @@ def _late(config: Any, epoch: int) -> str:
 
 
 def train_one(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, config: Any, seed: int,
-              deadline: float, epochs: int | None = None, learning_rate: float | None = None) -> None:
+              deadline: float, epochs: int | None = None, learning_rate: float | None = None,
+              weight_decay: float | None = None) -> None:
     """Train one model in place; raise :class:`TrainingFailure` on a non-finite loss or past ``deadline``.
 
     Parameters
@@ -66,10 +67,13 @@ def train_one(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, config: 
         Epochs to train (default ``config.epochs``).
     learning_rate : float, optional
         Adam's step size (default ``config.learning_rate``).
+    weight_decay : float, optional
+        Adam's L2 term (default ``config.weight_decay``).
     """
     rng = np.random.default_rng(seed)
     lr = config.learning_rate if learning_rate is None else learning_rate
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=config.weight_decay)
+    decay = config.weight_decay if weight_decay is None else weight_decay
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=decay)
     n = len(x)
     model.train()
     for epoch in range(config.epochs if epochs is None else epochs):
@@ -207,7 +211,7 @@ class _Freezer:
 def train_members(models: Sequence[torch.nn.Module], seeds: Sequence[int], x: torch.Tensor, y: torch.Tensor,
                   config: Any, *, deadline: float, device: torch.device | str | None = None,
                   epochs: Sequence[int] | None = None, learning_rate: float | None = None,
-                  at_epoch: EpochHook | None = None) -> list[str | None]:
+                  weight_decay: float | None = None, at_epoch: EpochHook | None = None) -> list[str | None]:
     """Train ``K`` models at once, in place, each exactly as :func:`train_one` would; return each one's failure.
 
     Parameters
@@ -230,6 +234,8 @@ def train_members(models: Sequence[torch.nn.Module], seeds: Sequence[int], x: to
         parameters while the others go on, as if it had trained alone.
     learning_rate : float, optional
         Adam's step size for every member (default ``config.learning_rate``).
+    weight_decay : float, optional
+        Adam's L2 term for every member (default ``config.weight_decay``).
     at_epoch : callable, optional
         ``at_epoch(epoch, population, frozen)`` before every epoch: a ``(K,)`` bool tensor of members to stop
         there (they keep their parameters, as finished ones do), or ``None``; successive halving
@@ -254,7 +260,8 @@ def train_members(models: Sequence[torch.nn.Module], seeds: Sequence[int], x: to
         raise ValueError(f"train_members needs one epoch count per model: {len(models)} models, "
                          f"{len(schedule)} counts")
     steps = _Steps(population, x.to(target), y.to(target), config,
-                   config.learning_rate if learning_rate is None else learning_rate, deadline)
+                   config.learning_rate if learning_rate is None else learning_rate,
+                   config.weight_decay if weight_decay is None else weight_decay, deadline)
     rngs = [np.random.default_rng(int(s)) for s in seeds]
     population.train()
     for epoch in range(int(schedule.max())):
@@ -280,8 +287,9 @@ class _Steps:
     freezing the ones that turn non-finite, backward, weight decay, one :class:`FlatAdam` step."""
 
     def __init__(self, population: PopulationDAN, x: torch.Tensor, y: torch.Tensor, config: Any, lr: float,
-                 deadline: float) -> None:
+                 weight_decay: float, deadline: float) -> None:
         self.population, self.x, self.y, self.config, self.deadline = population, x, y, config, deadline
+        self.weight_decay = weight_decay
         self.flat = population.flat
         self.optimiser = FlatAdam(self.flat, lr=lr)
         self.freezer = _Freezer(self.flat)
@@ -329,8 +337,8 @@ class _Steps:
         total.backward()
         if freezer.any:
             freezer.mask_gradients()
-        if self.config.weight_decay:  # Adam's L2 term, only where the member's own model has a gradient
-            flat.grad.addcmul_(flat.detach(), self.population.live, value=self.config.weight_decay)
+        if self.weight_decay:  # Adam's L2 term, only where the member's own model has a gradient
+            flat.grad.addcmul_(flat.detach(), self.population.live, value=self.weight_decay)
         self.optimiser.step()
         if freezer.any:
             freezer.restore()
