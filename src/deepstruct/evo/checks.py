@@ -10,7 +10,7 @@ from typing import Any
 from deepstruct._validation import is_int, is_number
 
 __all__ = ["ConfigError", "MAX_INT", "MAX_DEPTH", "MAX_CONFIG_BYTES", "short_repr", "check_int", "check_float",
-           "check_choice", "check_plain", "check_name"]
+           "check_choice", "check_plain", "check_name", "check_key_depth"]
 
 #: The largest integer a field may hold (int64: every count and seed reaches numpy or torch).
 MAX_INT = 2**63 - 1
@@ -83,3 +83,16 @@ def check_choice(where: str, value: Any, allowed: tuple[str, ...]) -> None:
     """One of ``allowed``."""
     if value not in allowed:
         raise ConfigError(f"{where} must be one of {', '.join(allowed)}; got {short_repr(value)}")
+
+
+def check_key_depth(text: str, where: str) -> None:
+    """Refuse a key of more dotted parts than any table may nest before parsing it: the parser takes time
+    quadratic in the parts of a key (20,000 take 14 s)."""
+    limit = 4 * MAX_DEPTH
+    for number, line in enumerate(text.splitlines(), start=1):
+        head = line.lstrip()
+        if not head.startswith("["):
+            head = head.split("=", 1)[0] if "=" in head else ""
+        if head.split("#", 1)[0].count(".") > limit:
+            raise ConfigError(f"{where}, line {number}: a key of more than {limit} dotted parts (tables nest at "
+                              f"most {MAX_DEPTH} deep)")

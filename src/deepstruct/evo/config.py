@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from deepstruct.evo.checks import MAX_CONFIG_BYTES, MAX_DEPTH, ConfigError
+from deepstruct.evo.checks import MAX_CONFIG_BYTES, ConfigError, check_key_depth
 from deepstruct.evo.checks import check_choice as _choice
 from deepstruct.evo.checks import check_float as _float
 from deepstruct.evo.checks import check_int as _int
@@ -353,19 +353,6 @@ def _section(name: str, value: Any) -> Any:
         raise ConfigError(f"{name}: {exc}") from None
 
 
-def _check_key_depth(text: str, where: str) -> None:
-    """Refuse a key of more dotted parts than any table may nest before parsing it: the parser takes time
-    quadratic in the parts of a key (20,000 take 14 s)."""
-    limit = 4 * MAX_DEPTH
-    for number, line in enumerate(text.splitlines(), start=1):
-        head = line.lstrip()
-        if not head.startswith("["):
-            head = head.split("=", 1)[0] if "=" in head else ""
-        if head.split("#", 1)[0].count(".") > limit:
-            raise ConfigError(f"{where}, line {number}: a key of more than {limit} dotted parts (tables nest at "
-                              f"most {MAX_DEPTH} deep)")
-
-
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> RunConfig:
     """Read a TOML file into a :class:`RunConfig`, then apply dotted ``overrides``.
 
@@ -386,7 +373,7 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Ru
         raise ConfigError(f"{where} cannot be read: {exc.strerror}") from None
     try:
         text = raw.decode("utf-8-sig")  # a byte-order mark (as some editors write) is dropped
-        _check_key_depth(text, where)
+        check_key_depth(text, where)
         data = tomllib.loads(text)
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{where} is not UTF-8 text (byte {exc.start}: {exc.reason})") from None
