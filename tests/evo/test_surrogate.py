@@ -55,3 +55,32 @@ def test_a_screened_run_is_reproducible_and_resumes_exactly(tmp_path: Path) -> N
                               tmp_path / "plain").run(report=False)
     assert final("plain")["strategy"] != final("whole")["strategy"]  # screening chose other children
     assert unscreened.surrogate is None
+
+
+def test_the_run_surrogate_learns_a_re_evaluated_survivor_s_mean(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A survivor's later repeats (``algorithm.reevaluate``) count in what the surrogate learns, as they count in
+    its fitness: the mean over the repeats journalled up to the generation it refits after."""
+    from types import SimpleNamespace
+
+    from deepstruct.evo import surrogate as module
+    from deepstruct.evo.protocol import EvaluationResult
+    from deepstruct.evo.store import CachedResult
+    from deepstruct.genomes import GenomeLimits
+
+    rng = np.random.default_rng(0)
+    cache = {}
+    for k in range(16):
+        genome = init_local(20, 3, 4 + k, rng=rng).to_dict()
+        stats = {"accuracy": 0.5, "loss": 1.0, "test_accuracy": 0.5, "trained_accuracy": 0.5}
+        first = EvaluationResult(f"k{k:02d}", (0.5,), None, None, stats, 0.0, genome, (0,))
+        cache[first.key] = CachedResult(first, 1)
+    later = EvaluationResult("k00", (0.1,), None, None, dict(stats, accuracy=0.1), 0.0, None, (1,))
+    cache["k00"] = cache["k00"].adding(3, later)
+    learned: list[list[float]] = []
+    monkeypatch.setattr(module.Surrogate, "fit_features", lambda self, x, values: learned.append(list(values)))
+    store = SimpleNamespace(cache=cache, objectives=lambda: ("accuracy",))
+    surrogate = module.JournalSurrogate(0, store, GenomeLimits())
+    surrogate.refit(2)  # before the re-evaluation: the first repeat only
+    surrogate.refit(3)
+    assert learned[0][0] == pytest.approx(0.5) and learned[1][0] == pytest.approx(0.3)
+    assert learned[0][1:] == learned[1][1:] == [0.5] * 15

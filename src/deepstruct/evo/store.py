@@ -204,12 +204,13 @@ class RunStore:
             if key is None or values is None:
                 continue
             hit = self.cache.get(key) if isinstance(key, str) else None
-            found = None if hit is None else list(hit.merged(self._objectives(), generation).values)
+            found = None if hit is None else list(hit.merged(self.objectives(), generation).values)
             if found != values:
                 raise ConfigError(f"{where} disagree: the checkpoint gives {str(key)[:40]} the fitness "
                                   f"{str(values)[:60]}, the journal {found or 'none'}")
 
-    def _objectives(self) -> tuple[str, ...]:
+    def objectives(self) -> tuple[str, ...]:
+        """The run's objectives (``accuracy`` before a configuration is known)."""
         return self.config.training.objectives if self.config is not None else ("accuracy",)
 
     def _cache(self, key: str, generation: int, result: EvaluationResult) -> None:
@@ -243,7 +244,7 @@ class RunStore:
                 raise ConfigError(f"{self.run_dir / files.JOURNAL}: the result of {key} does not belong to it "
                                   f"({exc}): a damaged or edited journal") from None
             self._unchecked.discard(key)
-        return entry.merged(self._objectives(), generation)
+        return entry.merged(self.objectives(), generation)
 
     def record_result(self, generation: int, request: EvaluationRequest, result: EvaluationResult) -> None:
         """Journal a result (durable before this returns, against a kill) and cache it (a result of a key cached

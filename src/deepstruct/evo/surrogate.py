@@ -139,17 +139,18 @@ class JournalSurrogate:
 
     def refit(self, generation: int) -> None:
         """Fit on the results of generations up to ``generation`` that have a fitness and their evaluated
-        genome."""
-        cache, limits = self.store.cache, self.limits
-        keys = sorted(k for k, hit in cache.items() if hit.generation <= generation and hit.result.reason is None
-                      and hit.result.evaluated is not None)
+        genome; a re-evaluated survivor's fitness is the mean over its repeats journalled up to then."""
+        cache, limits, objectives = self.store.cache, self.limits, self.store.objectives()
+        results = {k: hit.merged(objectives, generation) for k, hit in cache.items()
+                   if hit.generation <= generation and hit.result.evaluated is not None}
+        keys = sorted(k for k, result in results.items() if result.reason is None)
         if len(keys) < self.min_results:
             return
         for key in keys:
             if key not in self._features:
                 self._features[key] = descriptors(Genome.from_dict(cache[key].result.evaluated, limits=limits))
         x = np.stack([self._features[k] for k in keys])
-        self.surrogate = Surrogate(self.seed).fit_features(x, [cache[k].result.values[0] for k in keys])
+        self.surrogate = Surrogate(self.seed).fit_features(x, [results[k].values[0] for k in keys])
 
     def screen(self, candidates: Sequence[Genome]) -> int:
         """The index of the candidate predicted best (the first one while there is no fit)."""
