@@ -24,17 +24,19 @@ class Killed(BaseException):
     """Raised from inside a fitness function: the run dies between two checkpoints, as on a kill."""
 
 
-def dying_after(calls: int) -> Any:
-    """A fitness function that evaluates as usual for ``calls`` calls and raises :class:`Killed` on the next."""
+def dying_after(calls: int, evaluate: Any = None) -> Any:
+    """A fitness function that evaluates as usual (``evaluate``, default the real one) for ``calls`` calls and
+    raises :class:`Killed` on the next."""
     from deepstruct.evo.fitness import evaluate_requests
 
+    evaluate = evaluate or evaluate_requests
     seen = [0]
 
     def fitness(requests: list, data: dict, batched: bool) -> list:
         seen[0] += 1
         if seen[0] > calls:
             raise Killed
-        return evaluate_requests(requests, data, batched=batched)
+        return evaluate(requests, data, batched=batched)
 
     return fitness
 

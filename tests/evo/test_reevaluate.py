@@ -26,7 +26,7 @@ from deepstruct.evo.repeats import AVERAGED, combine, merge, ranked
 from deepstruct.evo.run import EvolutionRun
 from deepstruct.evo.tasks import load_task
 from deepstruct.genomes import GenomeLimits, init_random_layered
-from tests.evo.conftest import Killed, tiny_config
+from tests.evo.conftest import Killed, dying_after, tiny_config
 
 REEVALUATE = {"algorithm.reevaluate": 2, "algorithm.max_repeats": 3}
 
@@ -154,18 +154,6 @@ def _final(run_dir: Path) -> dict[str, Any]:
     return data
 
 
-def _dying(fitness: Any, calls: int) -> Any:
-    seen = [0]
-
-    def fn(requests: list, data: dict, batched: bool) -> list:
-        seen[0] += 1
-        if seen[0] > calls:
-            raise Killed
-        return fitness(requests, data, batched=batched)
-
-    return fn
-
-
 ALGORITHMS = {"ga": {}, "mu_plus_lambda": {"algorithm.name": "mu_plus_lambda"},
               "nsga2": {"algorithm.name": "nsga2", "training.objectives": ["accuracy", "params"]},
               "random": {"algorithm.name": "random"}, "aging": {"algorithm.name": "aging"}}
@@ -179,7 +167,7 @@ def test_a_run_killed_between_any_two_batches_resumes_to_the_uninterrupted_resul
                                                                    "evaluator.batch": 1})
     whole = EvolutionRun(config, tmp_path / "whole", fitness_fn=noisy_fitness).run(report=False)
     with pytest.raises(Killed):
-        EvolutionRun(config, tmp_path / "cut", fitness_fn=_dying(noisy_fitness, calls)).run(report=False)
+        EvolutionRun(config, tmp_path / "cut", fitness_fn=dying_after(calls, noisy_fitness)).run(report=False)
     resumed = EvolutionRun.resume(tmp_path / "cut", fitness_fn=noisy_fitness).run(report=False)
     assert _final(tmp_path / "cut") == _final(tmp_path / "whole") and resumed.evaluations == whole.evaluations
     assert sum(r["reevals"] for r in whole.logbook) > 0
@@ -221,7 +209,7 @@ def test_a_crashed_lamarckian_run_with_real_training_resumes_to_the_uninterrupte
     from deepstruct.evo.fitness import evaluate_requests as real
 
     with pytest.raises(Killed):
-        EvolutionRun(config, tmp_path / "cut", fitness_fn=_dying(real, 17)).run(report=False)  # in generation 2
+        EvolutionRun(config, tmp_path / "cut", fitness_fn=dying_after(17, real)).run(report=False)  # in generation 2
     EvolutionRun.resume(tmp_path / "cut").run(report=False)
     assert _final(tmp_path / "cut") == _final(tmp_path / "whole")
     assert any(len(r["result"]["repeats"]) == 1 and r["result"]["repeats"][0] > 0
