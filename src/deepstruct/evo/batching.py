@@ -96,7 +96,7 @@ def plan_batches(requests: Sequence[EvaluationRequest], members: int, max_weight
     return batches
 
 
-def _kind(request: EvaluationRequest) -> tuple[tuple[int, float], int, bool]:
+def _kind(request: EvaluationRequest) -> tuple[tuple[int, float, float], int, bool]:
     """What requests sharing a batch have in common: the schedule, the number of repeats, and with successive
     halving whether they are re-evaluations (those train their whole schedule, so they are not ranked with
     first evaluations)."""

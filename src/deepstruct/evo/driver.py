@@ -169,8 +169,9 @@ class Driver:
         individual no longer holds, nor the statistics of each of several repeats)."""
         assert ind.key is not None
         first = self.store.result(ind.key)
-        data = first.evaluated if first.evaluated is not None else None if first.genome is not None \
-            else ind.genome_dict()
+        data = first.evaluated
+        if data is None and first.genome is None:  # the individual still holds the genome that was trained
+            data = ind.genome_dict()
         if data is None or (len(first.repeats) > 1 and not first.repeat_stats):
             return None
         genome = Genome.from_dict(data, limits=self.limits, validate=False)  # checked with its key (store.result)

@@ -34,6 +34,7 @@ from deepstruct.genomes import Genome, GenomeLimits
 __all__ = ["evaluate_requests", "evaluate_genome", "train_genome", "decode_member", "prune_model", "penalty_result",
            "repeat_seed", "PENALTY"]
 
+
 def penalty_result(objectives: Sequence[str], reason: str) -> dict[str, Any]:
     """A penalty as a plain dict (``values``, ``reason``, ``genome``, ``stats``), for user fitness functions."""
     result = EvaluationResult.penalty("", objectives, reason)
@@ -97,7 +98,7 @@ class _Member:
     repeat: int
     seed: int
     model: Any
-    schedule: tuple[int, float]  # epochs, learning rate
+    schedule: tuple[int, float, float]  # epochs, learning rate, weight decay
     reason: str | None = None
     trained: int = -1  # epochs trained: the schedule's, or fewer when successive halving stopped it
     halving: bool = True  # successive halving may stop it (not a re-evaluation: that trains its whole schedule)
@@ -207,12 +208,13 @@ def _scored(members: list[_Member], parents: dict[int, Genome], tensors: dict[st
 
 def _result(request: EvaluationRequest, runs: list[Run], share: float) -> EvaluationResult:
     """A request's result from its members' runs: the first repeat's statistics and genome, the averaged ones
-    over all repeats (:func:`deepstruct.evo.repeats.combine`), and each repeat's averaged statistics."""
+    over all repeats (:func:`deepstruct.evo.repeats.combine`), and with several repeats each one's averaged
+    statistics (one repeat's are its statistics: :func:`deepstruct.evo.repeats.per_repeat` reads them there)."""
     per = tuple(repeat_stats(run[0]) for run in runs)
     stats = combine(runs[0][0], per)
     values = tuple(float(stats[name]) for name in request.training.objectives)
     return EvaluationResult(request.key, values, None, runs[0][1], stats, share, request.genome, request.repeats,
-                            per)
+                            per if len(per) > 1 else ())
 
 
 def _run(requests: Sequence[EvaluationRequest], data: dict[str, np.ndarray],
