@@ -12,6 +12,7 @@ from deepstruct.operators import (
     mut_any,
     mut_change_attribute,
     mut_duplicate_vertex,
+    mut_prune_fraction,
     mut_prune_weights,
     mut_remove_edge,
     mut_remove_input_edge,
@@ -33,6 +34,7 @@ OPERATORS = [
     lambda g, rng: mut_remove_vertex(g, rng=rng, reconnect=False),
     lambda g, rng: mut_change_attribute(g, rng=rng, attribute="bias"),
     lambda g, rng: mut_prune_weights(g, rng=rng, k=2),
+    lambda g, rng: mut_prune_fraction(g, rng=rng),
     lambda g, rng: mut_add_edge(g, rng=rng, weight=0.0),
 ]
 
@@ -143,6 +145,41 @@ def test_prune_removes_the_smallest_weights():
     assert sorted(interface.input_edges[0]) == [1, 2]  # the weakest input feature is pruned
     with pytest.raises(ValueError, match="non-negative"):
         mut_prune_weights(genome, rng=np.random.default_rng(0), k=-1)
+
+
+@given(genomes(max_vertices=12, weights=None, limits=LIMITS), st.floats(0.05, 0.9), st.integers(0, 2**32 - 1))
+@settings(max_examples=100, deadline=None)
+def test_prune_fraction_removes_the_drawn_share_of_smallest_weights(genome, share, seed):
+    rng = np.random.default_rng(seed)
+    tables = (genome.input_edges, genome.output_edges, genome.direct_edges)
+    for u, v in genome.edges:
+        genome.graph.edges[u, v]["weight"] = float(rng.normal())
+    for table in tables:
+        for inner in table.values():
+            for d in inner.values():
+                d["weight"] = float(rng.normal())
+    weights = sorted(abs(d["weight"]) for _, _, d in genome.graph.edges(data=True))
+    weights += sorted(abs(d["weight"]) for table in tables for inner in table.values() for d in inner.values())
+    before = genome.copy()
+    mut_prune_fraction(genome, rng=np.random.default_rng(seed), low=share, high=share)
+    genome.validate()
+    if genome == before:  # only where pruning would have left no vertex
+        return
+    tables = (genome.input_edges, genome.output_edges, genome.direct_edges)  # the pruned genome's own
+    kept = [abs(d["weight"]) for _, _, d in genome.graph.edges(data=True)]
+    kept += [abs(d["weight"]) for table in tables for inner in table.values() for d in inner.values()]
+    k = max(1, round(share * len(weights)))
+    assert len(kept) <= len(weights) - k  # k pruned, and maybe more that dangled
+    assert min(kept, default=np.inf) >= sorted(weights)[k - 1]  # none of the kept is below the k-th smallest
+
+
+def test_prune_fraction_leaves_unweighted_genomes_and_rejects_bad_ranges():
+    genome = Genome(4, 2, vertices=range(6), edges=[(0, 3), (1, 4), (2, 5)])
+    before = genome.copy()
+    assert mut_prune_fraction(genome, rng=np.random.default_rng(0))[0] == before
+    for low, high in ((0.0, 0.5), (0.6, 0.5), (0.1, 1.0)):
+        with pytest.raises(ValueError, match="0 < low <= high < 1"):
+            mut_prune_fraction(genome, rng=np.random.default_rng(0), low=low, high=high)
 
 
 def test_change_attribute():

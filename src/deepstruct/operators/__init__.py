@@ -10,7 +10,7 @@ included) within the genome's limits. The operators that create vertices (``mut_
 This package never imports torch or ray.
 """
 
-from deepstruct.operators.attributes import mut_change_attribute, mut_prune_weights
+from deepstruct.operators.attributes import mut_change_attribute, mut_prune_fraction, mut_prune_weights
 from deepstruct.operators.crossover import cx_aligned, cx_subgraph
 from deepstruct.operators.interface import (
     mut_add_input_edge,
@@ -46,7 +46,7 @@ from deepstruct.operators.widening import mut_duplicate_vertex
 
 __all__ = [
     "mut_add_edge", "mut_remove_edge", "mut_add_vertex", "mut_remove_vertex", "mut_rewire_edge",
-    "mut_change_attribute", "mut_prune_weights", "mut_duplicate_vertex", "mut_any", "MUTATIONS",
+    "mut_change_attribute", "mut_prune_weights", "mut_prune_fraction", "mut_duplicate_vertex", "mut_any", "MUTATIONS",
     "mut_add_input_edge", "mut_remove_input_edge", "mut_add_output_edge", "mut_remove_output_edge",
     "mut_input_window", "mut_add_local_unit", "zero_new_edges",
     "cx_aligned", "cx_subgraph", "OPERATORS", "MUTATION_OPERATORS", "CROSSOVER_OPERATORS",

@@ -25,7 +25,7 @@ from deepstruct.genomes.genome import ACTIVATION_NAMES, OPERATION_NAMES
 from deepstruct.operators._sampling import check_rng, randbelow, random_vertex
 from deepstruct.operators.repair import remove_dangling, remove_edge_of_kind
 
-__all__ = ["mut_change_attribute", "mut_prune_weights"]
+__all__ = ["mut_change_attribute", "mut_prune_weights", "mut_prune_fraction"]
 
 
 def mut_change_attribute(genome: Genome, *, rng: np.random.Generator, attribute: str = "activation",
@@ -99,12 +99,68 @@ def mut_prune_weights(genome: Genome, *, rng: np.random.Generator, k: int = 1) -
     """
     check_rng(rng)
     check_int("k", k, low=0)
+    _prune_smallest(genome, _weighted_edges(genome), k, rng)
+    return (genome,)
+
+
+def mut_prune_fraction(genome: Genome, *, rng: np.random.Generator, low: float = 0.1,
+                       high: float = 0.5) -> tuple[Genome]:
+    """Magnitude pruning as a mutation: remove a share, drawn uniformly from ``[low, high]``, of the weighted
+    edges, those of smallest inherited magnitude (as :func:`mut_prune_weights`, at least one edge).
+
+    Where single-edge removals hardly move a network of thousands of connections, this shrinks a trained
+    network by a large step that its short Lamarckian fine-tuning can recover from, the step of iterative
+    magnitude pruning: it lets a search with a size objective (NSGA-II on accuracy and parameters) spread
+    along the size axis. A genome without inherited weights (a fresh sample) is left unchanged.
+
+    Parameters
+    ----------
+    genome : Genome
+        Mutated in place.
+    rng : numpy.random.Generator
+        All randomness.
+    low, high : float
+        The range of the pruned share, ``0 < low <= high < 1``.
+
+    Returns
+    -------
+    tuple of Genome
+        ``(genome,)``, DEAP's convention.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deepstruct.genomes import Genome
+    >>> g = Genome(2, 1, vertices=[0, 1], edges=[(0, 1, {"weight": 0.5})],
+    ...            input_edges=[(0, 0, {"weight": 0.1}), (1, 0, {"weight": 0.2})],
+    ...            output_edges=[(1, 0, {"weight": 1.0})])
+    >>> (g,) = mut_prune_fraction(g, rng=np.random.default_rng(0), low=0.25, high=0.25)
+    >>> sorted(g.input_edges[0])  # one of the four weighted edges, the smallest: input 0 -> vertex 0
+    [1]
+    """
+    check_rng(rng)
+    if not (isinstance(low, (int, float)) and isinstance(high, (int, float)) and 0 < low <= high < 1):
+        raise ValueError(f"mut_prune_fraction needs 0 < low <= high < 1, got low={low!r}, high={high!r}")
+    weighted = _weighted_edges(genome)
+    share = float(rng.uniform(low, high))
+    _prune_smallest(genome, weighted, max(1, round(share * len(weighted))), rng)
+    return (genome,)
+
+
+def _weighted_edges(genome: Genome) -> list[tuple[float, str, int, int]]:
+    """(|weight|, kind, source, target) of every edge with an inherited weight."""
     weighted = [(abs(float(d["weight"])), "h", u, v) for u, v, d in genome.graph.edges(data=True) if "weight" in d]
     for kind, table in (("i", genome.input_edges), ("o", genome.output_edges), ("d", genome.direct_edges)):
         weighted.extend((abs(float(d["weight"])), kind, *((b, a) if kind == "i" else (a, b)))  # (source, target)
                         for a, inner in table.items() for b, d in inner.items() if "weight" in d)
+    return weighted
+
+
+def _prune_smallest(genome: Genome, weighted: list[tuple[float, str, int, int]], k: int,
+                    rng: np.random.Generator) -> None:
+    """Remove the ``k`` smallest of ``weighted`` (ties at random) and what dangles, unless no vertex would be left."""
     if not weighted or k == 0:
-        return (genome,)
+        return
     ties = rng.random(len(weighted))
     smallest = heapq.nsmallest(k, range(len(weighted)), key=lambda i: (weighted[i][0], ties[i]))
     trial = genome.copy()
@@ -114,4 +170,3 @@ def mut_prune_weights(genome: Genome, *, rng: np.random.Generator, k: int = 1) -
     remove_dangling(trial)
     if len(trial.graph):
         genome.adopt(trial)
-    return (genome,)

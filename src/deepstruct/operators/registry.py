@@ -12,7 +12,7 @@ Examples
 >>> OPERATORS["cx_aligned"].__name__
 'cx_aligned'
 >>> len(MUTATION_OPERATORS), len(CROSSOVER_OPERATORS)
-(15, 2)
+(16, 2)
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from deepstruct.operators.attributes import mut_change_attribute, mut_prune_weights
+from deepstruct.operators.attributes import mut_change_attribute, mut_prune_fraction, mut_prune_weights
 from deepstruct.operators.crossover import cx_aligned, cx_subgraph
 from deepstruct.operators.interface import (
     mut_add_input_edge,
@@ -43,7 +43,7 @@ __all__ = ["MUTATION_OPERATORS", "CROSSOVER_OPERATORS", "OPERATORS"]
 
 MUTATION_OPERATORS: dict[str, Callable[..., Any]] = {op.__name__: op for op in (
     mut_add_edge, mut_remove_edge, mut_add_vertex, mut_remove_vertex, mut_rewire_edge, mut_change_attribute,
-    mut_prune_weights, mut_duplicate_vertex, mut_any, mut_add_input_edge, mut_remove_input_edge,
+    mut_prune_weights, mut_prune_fraction, mut_duplicate_vertex, mut_any, mut_add_input_edge, mut_remove_input_edge,
     mut_add_output_edge, mut_remove_output_edge, mut_input_window, mut_add_local_unit,
 )}
 """The mutations, ``mut_x(genome, *, rng, ...) -> (genome,)``, by name."""
