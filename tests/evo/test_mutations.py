@@ -86,3 +86,35 @@ def test_known_mutants_are_drawn_again(retries: int) -> None:
         assert grown < 20  # about 200 / 2**5
     else:
         assert 70 < grown < 130
+
+
+def _weigh(genome: Genome, rng: np.random.Generator) -> dict[tuple[str, int, int], float]:
+    """Give every edge a weight, as a trained Lamarckian genome has; the weights by (kind, source, target)."""
+    weights = {}
+    for u, v, d in genome.graph.edges(data=True):
+        d["weight"] = weights["h", u, v] = float(rng.normal())
+    for kind, table in (("i", genome.input_edges), ("o", genome.output_edges)):
+        for a, inner in table.items():
+            for b, d in inner.items():
+                d["weight"] = weights[kind, a, b] = float(rng.normal())
+    return weights
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_a_pruning_variation_shrinks_a_trained_parent_and_keeps_the_other_weights(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    parent = init_random_layered(6, 3, 12, rng=rng, num_layers=2)
+    before = _weigh(parent, rng)
+    variation = Variation(AlgorithmConfig(mutations={"mut_prune_fraction": 1.0}, max_mutations=1))
+    child = variation.mutate(parent, rng)
+    assert child is not None
+    after = _weigh(child.copy(), np.random.default_rng(0))  # the child's edges (weights overwritten in the copy)
+    assert set(after) <= set(before)
+    for u, v, d in child.graph.edges(data=True):
+        assert d["weight"] == before["h", u, v]  # a pruned child inherits what it keeps unchanged
+    k = max(1, round(0.1 * len(before)))  # the least a share of 0.1-0.5 prunes
+    assert not set(sorted(before, key=lambda key: abs(before[key]))[:k]) & set(after)  # the smallest went
+    # an untrained genome (a random-search sample) has nothing to prune: the variation cannot change it
+    only_prune = Variation(AlgorithmConfig(mutations={"mut_prune_fraction": 1.0}, max_mutations=1))
+    assert only_prune.mutate(init_random_layered(6, 3, 12, rng=rng, num_layers=2), rng) is None
