@@ -193,7 +193,7 @@ class AlgorithmConfig:
         "mut_duplicate_vertex": 1.0, "mut_add_vertex": 0.5, "mut_remove_vertex": 0.5, "mut_add_edge": 0.5,
         "mut_remove_edge": 1.0, "mut_rewire_edge": 0.5, "mut_add_input_edge": 0.25, "mut_remove_input_edge": 0.25,
         "mut_add_output_edge": 0.25, "mut_remove_output_edge": 0.25, "mut_input_window": 1.0,
-        "mut_add_local_unit": 1.0,
+        "mut_add_local_unit": 1.0, "mut_prune_fraction": 1.0,
     })
     crossover: str = "cx_aligned"
     asynchronous: bool = False  # aging only: ask for a child as soon as a result returns (steady state)
