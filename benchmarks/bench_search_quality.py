@@ -199,7 +199,7 @@ def _versus(found: dict[int, Any], base: dict[int, Any], key: str) -> str:
     diff = [found[s][key] - base[s][key] for s in sorted(found) if s in base]
     if not diff:
         return ""
-    wins = "" if len(diff) < 2 else (" (wins)" if np.mean(diff) > max(np.std(diff), 0) else " (no win)")
+    wins = "" if len(diff) < 2 else (" (wins)" if np.mean(diff) > np.std(diff) else " (no win)")
     return f"{np.mean(diff):+.4f} ± {np.std(diff):.4f}{wins}"
 
 
@@ -219,9 +219,12 @@ def report(rows: list[tuple[str, str, int, dict[str, Any]]], methods: dict[str, 
 def report_method(method: str, runs: dict[str, dict[int, Any]], ref: dict[str, float]) -> None:
     """A method's rows: as run, within the budget (against every random search of the same objectives), ceiling."""
     found, seeds = runs[method], sorted(runs[method])
-    randoms = [] if method.startswith("random") else \
-        [BASELINE[method]] if method in BASELINE else [m for m in runs if m.startswith("random") and m not in
-                                                       BASELINE.values()]
+    if method.startswith("random"):
+        randoms = []
+    elif method in BASELINE:
+        randoms = [BASELINE[method]]
+    else:  # every single-objective random search of the comparison
+        randoms = [m for m in runs if m.startswith("random") and m not in BASELINE.values()]
     base = runs.get(randoms[0], {}) if randoms else {}
     test = [found[s]["test_accuracy"] for s in seeds]
     params = [found[s]["params"] for s in seeds]

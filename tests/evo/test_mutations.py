@@ -116,5 +116,4 @@ def test_a_pruning_variation_shrinks_a_trained_parent_and_keeps_the_other_weight
     k = max(1, round(0.1 * len(before)))  # the least a share of 0.1-0.5 prunes
     assert not set(sorted(before, key=lambda key: abs(before[key]))[:k]) & set(after)  # the smallest went
     # an untrained genome (a random-search sample) has nothing to prune: the variation cannot change it
-    only_prune = Variation(AlgorithmConfig(mutations={"mut_prune_fraction": 1.0}, max_mutations=1))
-    assert only_prune.mutate(init_random_layered(6, 3, 12, rng=rng, num_layers=2), rng) is None
+    assert variation.mutate(init_random_layered(6, 3, 12, rng=rng, num_layers=2), rng) is None

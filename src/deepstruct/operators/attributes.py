@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from deepstruct._validation import check_int
+from deepstruct._validation import check_int, is_number
 from deepstruct.genomes import Genome
 from deepstruct.genomes.genome import ACTIVATION_NAMES, OPERATION_NAMES
 from deepstruct.operators._sampling import check_rng, randbelow, random_vertex
@@ -139,7 +139,7 @@ def mut_prune_fraction(genome: Genome, *, rng: np.random.Generator, low: float =
     [1]
     """
     check_rng(rng)
-    if not (isinstance(low, (int, float)) and isinstance(high, (int, float)) and 0 < low <= high < 1):
+    if not (is_number(low) and is_number(high) and 0 < low <= high < 1):
         raise ValueError(f"mut_prune_fraction needs 0 < low <= high < 1, got low={low!r}, high={high!r}")
     weighted = _weighted_edges(genome)
     share = float(rng.uniform(low, high))
